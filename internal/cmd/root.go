@@ -1,0 +1,36 @@
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+const rootLong = `kubectl chart renders Helm charts exactly as Helm does and manages them as
+releases on a cluster with server-side apply.
+
+It is a kubectl plugin: with kubectl-chart on your PATH, run it as
+"kubectl chart". Kubernetes flags (--kubeconfig, --context, -n/--namespace …)
+behave exactly as in kubectl.`
+
+// NewCmdRoot builds the kubectl-chart command tree.
+func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "kubectl-chart",
+		Short:         "Render and manage Helm charts as releases",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl chart",
+		},
+	}
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.AddFlags(cmd.PersistentFlags())
+
+	cmd.AddCommand(
+		NewCmdTemplate(flags, streams),
+		NewCmdVersion(streams),
+	)
+	return cmd
+}

@@ -1,0 +1,219 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
+	"github.com/kubectl-chart/kubectl-chart/pkg/render"
+	"github.com/kubectl-chart/kubectl-chart/pkg/values"
+)
+
+const templateLong = `Render chart templates locally and print the output, exactly as
+"helm template" does: same documents, same order, same "# Source:" lines.
+
+Values that would be read from a cluster are faked: lookup returns nothing,
+.Capabilities.KubeVersion is v1.37.0 unless --kube-version says otherwise, and
+.Capabilities.APIVersions holds the built-in API versions plus --api-versions.
+
+CHART is a chart directory or a packaged chart (.tgz). NAME defaults to
+"release-name".`
+
+const templateExample = `  # Render a chart with its default values
+  kubectl chart template my-release ./mychart
+
+  # Override values from a file and the command line
+  kubectl chart template my-release ./mychart -f prod.yaml --set image.tag=1.2.3
+
+  # Only one template, CRDs included
+  kubectl chart template my-release ./mychart -s templates/deployment.yaml --include-crds`
+
+// renderFlags are the flags that shape a render, shared by template,
+// install, upgrade and lint.
+type renderFlags struct {
+	Values               values.Options
+	KubeVersion          string
+	APIVersions          []string
+	SkipSchemaValidation bool
+	IsUpgrade            bool
+}
+
+func (f *renderFlags) addFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	f.Values.AddFlags(fs)
+	fs.BoolVar(&f.SkipSchemaValidation, "skip-schema-validation", false, "disable JSON schema validation of values")
+}
+
+func (f *renderFlags) addClientOnlyFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.KubeVersion, "kube-version", "", "Kubernetes version used for Capabilities.KubeVersion")
+	fs.StringSliceVarP(&f.APIVersions, "api-versions", "a", nil, "Kubernetes api versions used for Capabilities.APIVersions (multiple can be specified)")
+	fs.BoolVar(&f.IsUpgrade, "is-upgrade", false, "set .Release.IsUpgrade instead of .Release.IsInstall")
+}
+
+// capabilities builds client-only capabilities from the flags.
+func (f *renderFlags) capabilities() (*render.Capabilities, error) {
+	caps := render.DefaultCapabilities()
+	if f.KubeVersion != "" {
+		kv, err := render.ParseKubeVersion(f.KubeVersion)
+		if err != nil {
+			return nil, fmt.Errorf("invalid kube version '%s': %w", f.KubeVersion, err)
+		}
+		caps.KubeVersion = *kv
+	}
+	caps.APIVersions = append(caps.APIVersions, f.APIVersions...)
+	return caps, nil
+}
+
+// TemplateOptions are the options of `kubectl chart template`.
+type TemplateOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	render      renderFlags
+
+	ReleaseName string
+	ChartPath   string
+	Namespace   string
+
+	ShowOnly       []string
+	OutputDir      string
+	UseReleaseName bool
+	IncludeCRDs    bool
+	SkipTests      bool
+	NoHooks        bool
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdTemplate builds `kubectl chart template`.
+func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &TemplateOptions{configFlags: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "template [NAME] CHART",
+		Short:   "Render chart templates locally, as helm template does",
+		Long:    templateLong,
+		Example: templateExample,
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.render.addFlags(cmd)
+	o.render.addClientOnlyFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringArrayVarP(&o.ShowOnly, "show-only", "s", nil, "only show manifests rendered from the given templates")
+	fs.StringVar(&o.OutputDir, "output-dir", "", "writes the executed templates to files in output-dir instead of stdout")
+	fs.BoolVar(&o.UseReleaseName, "release-name", false, "use release name in the output-dir path")
+	fs.BoolVar(&o.IncludeCRDs, "include-crds", false, "include CRDs in the templated output")
+	fs.BoolVar(&o.SkipTests, "skip-tests", false, "skip tests from templated output")
+	fs.BoolVar(&o.NoHooks, "no-hooks", false, "prevent hooks from being rendered")
+	return cmd
+}
+
+// Complete reads the arguments and the namespace.
+func (o *TemplateOptions) Complete(args []string) error {
+	o.ReleaseName = "release-name"
+	if len(args) == 2 {
+		o.ReleaseName, o.ChartPath = args[0], args[1]
+	} else {
+		o.ChartPath = args[0]
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return err
+	}
+	o.Namespace = ns
+	return nil
+}
+
+// Validate checks the release name.
+func (o *TemplateOptions) Validate() error {
+	return validateReleaseName(o.ReleaseName)
+}
+
+// validateReleaseName applies Helm's rule: DNS-1123 subdomain, ≤ 53 chars.
+func validateReleaseName(name string) error {
+	if name == "" {
+		return errors.New("release name is required")
+	}
+	if len(name) > 53 {
+		return fmt.Errorf("release name %q: release name exceeds max length of 53", name)
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("release name %q: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53", name)
+	}
+	return nil
+}
+
+// Run renders and prints.
+func (o *TemplateOptions) Run(ctx context.Context) error {
+	res, err := o.renderChart(ctx)
+	if res != nil {
+		printWarnings(o.ErrOut, res.Warnings)
+	}
+	if err != nil {
+		return err
+	}
+	text, err := res.Template(render.TemplateOptions{
+		IncludeCRDs:    o.IncludeCRDs,
+		SkipTests:      o.SkipTests,
+		NoHooks:        o.NoHooks,
+		OutputDir:      o.OutputDir,
+		UseReleaseName: o.UseReleaseName,
+		ReleaseName:    o.ReleaseName,
+	})
+	if err != nil {
+		return err
+	}
+	if o.OutputDir != "" {
+		return nil
+	}
+	if len(o.ShowOnly) > 0 {
+		if text, err = render.ShowOnly(text, o.ShowOnly); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(o.Out, text)
+	return err
+}
+
+func (o *TemplateOptions) renderChart(ctx context.Context) (*render.Result, error) {
+	vals, err := o.render.Values.MergeValues(o.In)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := loader.Load(o.ChartPath)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := o.render.capabilities()
+	if err != nil {
+		return nil, err
+	}
+	opts := render.DefaultOptions()
+	opts.ReleaseName = o.ReleaseName
+	opts.Namespace = o.Namespace
+	opts.IsUpgrade = o.render.IsUpgrade
+	opts.Capabilities = caps
+	opts.SkipSchemaValidation = o.render.SkipSchemaValidation
+	return render.Render(ctx, ch, vals, opts)
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, msg := range warnings {
+		fmt.Fprintf(w, "level=INFO msg=%q\n", strings.TrimSpace(msg))
+	}
+}

@@ -1,0 +1,175 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// TemplateOptions shape `template` output.
+type TemplateOptions struct {
+	// IncludeCRDs prints the crds/ files first.
+	IncludeCRDs bool
+	// SkipTests leaves out test hooks.
+	SkipTests bool
+	// NoHooks leaves out every hook.
+	NoHooks bool
+	// OutputDir writes files under this folder instead of returning text.
+	OutputDir string
+	// UseReleaseName puts files under OutputDir/<release name>.
+	UseReleaseName bool
+	// ReleaseName is used with UseReleaseName.
+	ReleaseName string
+}
+
+// ManifestText is the release manifest as Helm stores it: every non-hook
+// document with its `# Source:` line, CRDs first when asked.
+func (r *Result) ManifestText(includeCRDs bool) string {
+	var b strings.Builder
+	if includeCRDs {
+		for _, crd := range r.CRDs {
+			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", crd.Filename, string(crd.File.Data))
+		}
+	}
+	for _, m := range r.Manifests {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+	}
+	return b.String()
+}
+
+// Template renders the output of `helm template`: the manifest, then the
+// hooks. With OutputDir set, files are written there and the returned text
+// lists nothing.
+func (r *Result) Template(o TemplateOptions) (string, error) {
+	if o.OutputDir != "" {
+		return "", r.writeFiles(o)
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(r.ManifestText(o.IncludeCRDs)))
+	b.WriteString("\n")
+	if !o.NoHooks {
+		for _, h := range r.Hooks {
+			if o.SkipTests && h.IsTest() {
+				continue
+			}
+			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
+		}
+	}
+	return b.String(), nil
+}
+
+func (r *Result) writeFiles(o TemplateOptions) error {
+	written := map[string]bool{}
+	write := func(dir, name, content string) error {
+		if err := writeToFile(dir, name, content, written[filepath.Join(dir, name)]); err != nil {
+			return err
+		}
+		written[filepath.Join(dir, name)] = true
+		return nil
+	}
+	if o.IncludeCRDs {
+		for _, crd := range r.CRDs {
+			if err := write(o.OutputDir, crd.Filename, string(crd.File.Data)); err != nil {
+				return err
+			}
+		}
+	}
+	dir := o.OutputDir
+	if o.UseReleaseName {
+		dir = filepath.Join(o.OutputDir, o.ReleaseName)
+	}
+	for _, m := range r.Manifests {
+		if err := write(dir, m.Name, m.Content); err != nil {
+			return err
+		}
+	}
+	if !o.NoHooks {
+		for _, h := range r.Hooks {
+			if o.SkipTests && h.IsTest() {
+				continue
+			}
+			if err := write(dir, h.Path, h.Manifest); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeToFile writes or appends one document as Helm does for --output-dir.
+func writeToFile(outputDir, name, data string, appendData bool) error {
+	outfileName := filepath.Join(outputDir, name)
+	if err := os.MkdirAll(filepath.Dir(outfileName), 0o755); err != nil {
+		return err
+	}
+	flag := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	if appendData {
+		flag = os.O_APPEND | os.O_WRONLY
+	}
+	f, err := os.OpenFile(outfileName, flag, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "---\n# Source: %s\n%s\n", name, data); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ShowOnly keeps the documents of the templates matching the patterns, as
+// `helm template --show-only` does (a pattern matches the path below the
+// chart name, e.g. templates/deployment.yaml or charts/sub/templates/*.yaml).
+func ShowOnly(text string, patterns []string) (string, error) {
+	docs := SplitManifests(text)
+	var out bytes.Buffer
+	for _, f := range patterns {
+		f = filepath.ToSlash(f)
+		missing := true
+		for _, d := range docs {
+			name, ok := sourceOf(d)
+			if !ok {
+				continue
+			}
+			if matched, _ := filepath.Match(f, name); !matched {
+				continue
+			}
+			fmt.Fprintf(&out, "---\n%s\n", d)
+			missing = false
+		}
+		if missing {
+			return "", fmt.Errorf("could not find template %s in chart", f)
+		}
+	}
+	return out.String(), nil
+}
+
+// sourceOf reads the path after the chart name of a document's first
+// `# Source: chart/...` line.
+func sourceOf(doc string) (string, bool) {
+	i := strings.Index(doc, "# Source: ")
+	if i < 0 {
+		return "", false
+	}
+	rest := doc[i+len("# Source: "):]
+	if j := strings.IndexByte(rest, '\n'); j >= 0 {
+		rest = rest[:j]
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 || slash == len(rest)-1 {
+		return "", false
+	}
+	return rest[slash+1:], true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
