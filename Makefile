@@ -1,0 +1,126 @@
+# Build and test plumbing for kubectl-chart. GNU make.
+#
+#   make build   bin/kubectl-chart (and bin/chart-webhook once cmd/webhook has a main package)
+#   make test    go test ./... then short fuzz runs of FUZZ_TARGETS
+#   make fuzz    only the fuzz runs
+#   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
+#   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
+#   make lint    gofmt -l (must list nothing) and go vet ./...
+#   make clean   remove bin/ (the cache in $(CACHE_DIR) stays)
+
+# ---------------------------------------------------------------------------
+# Pinned versions: every version this file uses is set here and only here. (The test control plane's
+# versions are pinned in hack/k8s/versions.env, which hack/k8s.mk and its build script read.)
+# ---------------------------------------------------------------------------
+HELM_VERSION := v4.3.1
+HELM_MODULE  := helm.sh/helm/v4
+
+# ---------------------------------------------------------------------------
+# Knobs.
+# ---------------------------------------------------------------------------
+GO           ?= go
+MODULE       := github.com/kubectl-chart/kubectl-chart
+# Tools built from the module proxy live outside the repository, shared by every clone.
+CACHE_DIR    ?= $(if $(HOME),$(HOME)/.cache/kubectl-chart,$(CURDIR)/.cache)
+BIN_DIR      := $(CURDIR)/bin
+TEST_TIMEOUT ?= 20m
+FUZZTIME     ?= 10s
+# Fuzz targets run by `make test`, as <package dir>:<FuzzName>. A target whose package or function does not
+# exist yet is skipped (with a message), so packages can land before their fuzz tests.
+FUZZ_TARGETS ?= pkg/values/strvals:FuzzParseInto pkg/chart/loader:FuzzLoadArchive
+
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-unknown)
+LDFLAGS      := -X $(MODULE)/internal/version.Version=$(VERSION)
+BUILD_FLAGS  := -trimpath -ldflags '$(LDFLAGS)'
+
+HELM_DIR     := $(CACHE_DIR)/helm-$(HELM_VERSION)
+HELM_BIN     := $(HELM_DIR)/helm
+
+# Extra environment for go test, as VAR=value words. Fragments add to it (hack/k8s.mk's K8S_TEST_ENV points tests
+# at the control-plane binaries); a recursive variable, so it sees what the fragments included below define.
+TEST_ENV      = $(K8S_TEST_ENV)
+
+# The real-world chart corpus (../shared/charts), passed to tests when it exists. An absolute path, or empty.
+KUBECTL_CHART_CORPUS ?= $(realpath $(CURDIR)/../shared/charts)
+
+# bin/chart-webhook is built only once cmd/webhook holds a main package.
+WEBHOOK_MAIN := $(if $(filter-out %_test.go,$(wildcard cmd/webhook/*.go)),$(shell grep -l '^package main' $(filter-out %_test.go,$(wildcard cmd/webhook/*.go)) 2>/dev/null))
+BINARIES     := $(BIN_DIR)/kubectl-chart $(if $(WEBHOOK_MAIN),$(BIN_DIR)/chart-webhook)
+
+.DEFAULT_GOAL := build
+.PHONY: build test unit fuzz helm bench lint clean FORCE
+
+# ---------------------------------------------------------------------------
+# Build. Always handed to go build, whose cache knows better than make what is stale.
+# ---------------------------------------------------------------------------
+build: $(BINARIES)
+
+$(BIN_DIR)/kubectl-chart: FORCE
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $@ ./cmd/kubectl-chart
+
+$(BIN_DIR)/chart-webhook: FORCE
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $@ ./cmd/webhook
+
+# ---------------------------------------------------------------------------
+# Tests. HELM is set to the oracle when it has been built (make helm) and is not set already;
+# tests may use it and must not require it.
+# ---------------------------------------------------------------------------
+test: unit
+	@$(MAKE) --no-print-directory fuzz
+
+unit:
+	@set -e; \
+	if [ -n "$(KUBECTL_CHART_CORPUS)" ]; then export KUBECTL_CHART_CORPUS='$(KUBECTL_CHART_CORPUS)'; fi; \
+	if [ -z "$${HELM:-}" ] && [ -x '$(HELM_BIN)' ]; then export HELM='$(HELM_BIN)'; fi; \
+	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>}"; \
+	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) ./...)'; \
+	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) ./...
+
+fuzz:
+	@set -e; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		if ! ls "$$pkg"/*.go >/dev/null 2>&1; then echo "fuzz: skip $$t: package ./$$pkg does not exist yet"; continue; fi; \
+		if ! grep -qs "^func $$fn(" "$$pkg"/*_test.go; then echo "fuzz: skip $$t: $$fn is not defined yet"; continue; fi; \
+		echo "$(GO) test ./$$pkg -run='^\$$' -fuzz='^$$fn\$$' -fuzztime=$(FUZZTIME)"; \
+		$(GO) test ./$$pkg -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME); \
+	done
+
+# ---------------------------------------------------------------------------
+# The Helm oracle: a file target, built only when missing.
+# ---------------------------------------------------------------------------
+helm: $(HELM_BIN)
+
+$(HELM_BIN):
+	@mkdir -p '$(HELM_DIR)'
+	CGO_ENABLED=0 GOBIN='$(HELM_DIR)' $(GO) install -trimpath -ldflags "-X $(HELM_MODULE)/internal/version.version=$(HELM_VERSION)" $(HELM_MODULE)/cmd/helm@$(HELM_VERSION)
+
+# ---------------------------------------------------------------------------
+# Render benchmark: whole processes, ours against Helm, over real charts.
+# ---------------------------------------------------------------------------
+# Extra flags for hack/bench, e.g. make bench BENCH_FLAGS='-runs 10 -charts bitnami/postgresql'.
+BENCH_FLAGS  ?=
+
+bench: build helm
+	$(GO) run ./hack/bench -ours '$(BIN_DIR)/kubectl-chart' -helm '$(HELM_BIN)' \
+		$(if $(KUBECTL_CHART_CORPUS),-corpus '$(KUBECTL_CHART_CORPUS)') $(BENCH_FLAGS)
+
+# ---------------------------------------------------------------------------
+# Lint.
+# ---------------------------------------------------------------------------
+lint:
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './bin/*' -not -path './.cache/*' \
+		-not -path '*/testdata/*' -not -path '*/vendor/*' | xargs -r gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf '$(BIN_DIR)'
+
+FORCE:
+
+# ---------------------------------------------------------------------------
+# Makefile fragments from other parts of the project (e.g. hack/k8s.mk: the Kubernetes control plane for
+# integration tests). They may use the pinned versions and knobs above. Keep this line last.
+# ---------------------------------------------------------------------------
+-include hack/*.mk
