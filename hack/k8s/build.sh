@@ -91,11 +91,11 @@ build_kwok() {
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	local stages="$tmp/kwok-stages.yaml"
 	: >"$stages"
-	for f in node-fast/node-initialize node-heartbeat-with-lease/node-heartbeat-with-lease \
-		pod-fast/pod-ready pod-fast/pod-complete pod-fast/pod-delete; do
-		local src
-		src=$(ls "$dir"/kustomize/stage/*/"${f#*/}.yaml" 2>/dev/null | head -1 || true)
-		[[ -n "$src" ]] || { log "kwok ${KWOK_VERSION}: stage ${f#*/} not found under $dir/kustomize/stage"; exit 1; }
+	# The defaults kwokctl uses: fast node and pod stages, node heartbeat with a lease.
+	for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+		pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+		local src="$dir/kustomize/stage/$f.yaml"
+		[[ -f "$src" ]] || { log "kwok ${KWOK_VERSION}: stage file $src not found"; exit 1; }
 		{ echo "---"; cat "$src"; } >>"$stages"
 	done
 	mv -f "$stages" "$out/kwok-stages.yaml"
