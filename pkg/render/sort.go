@@ -242,5 +242,7 @@ type YAMLError struct {
 	Err      error
 }
 
-func (e *YAMLError) Error() string { return fmt.Sprintf("YAML parse error on %s: %v", e.Template, e.Err) }
+func (e *YAMLError) Error() string {
+	return fmt.Sprintf("YAML parse error on %s: %v", e.Template, e.Err)
+}
 func (e *YAMLError) Unwrap() error { return e.Err }
