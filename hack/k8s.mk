@@ -44,6 +44,10 @@ $(K8S_KWOK_BINS) &: $(K8S_KWOK_PIN)
 	nice -n 19 $(K8S_HACK_DIR)/build.sh kwok $(K8S_ASSETS)
 
 ## e2e-cluster: run the full control plane with fake nodes until Ctrl-C (prints the KUBECONFIG line)
-E2E_CLUSTER_FLAGS ?= --nodes=1
+# Built, then exec'd (not `go run`, which would leave it running on SIGTERM), so
+# Ctrl-C and SIGTERM to make both reach it and it cleans up.
+E2E_CLUSTER_FLAGS ?= -nodes=1
+E2E_CLUSTER_BIN := $(K8S_CACHE_ROOT)/e2e-cluster/e2e-cluster
 e2e-cluster: k8s-binaries
-	$(K8S_TEST_ENV) go run ./hack/e2e-cluster $(E2E_CLUSTER_FLAGS)
+	go build -o $(E2E_CLUSTER_BIN) ./hack/e2e-cluster
+	exec env $(K8S_TEST_ENV) $(E2E_CLUSTER_BIN) $(E2E_CLUSTER_FLAGS)

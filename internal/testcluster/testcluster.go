@@ -159,6 +159,9 @@ func (e *Env) AssetsDir() string { return e.assets }
 // Dir is the temporary folder holding the environment's state; Stop removes it.
 func (e *Env) Dir() string { return e.dir }
 
+// LogDir is the temporary folder of the processes' logs (<name>.log); Stop removes it.
+func (e *Env) LogDir() string { return e.logDir }
+
 // StartDuration is how long Start took.
 func (e *Env) StartDuration() time.Duration { return e.startTime }
 
