@@ -27,6 +27,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	flags := genericclioptions.NewConfigFlags(true)
 	flags.AddFlags(cmd.PersistentFlags())
+	// Helm users type -s for --show-only; --server keeps its long form.
+	cmd.PersistentFlags().Lookup("server").Shorthand = ""
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
