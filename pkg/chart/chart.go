@@ -31,7 +31,8 @@ type File struct {
 
 // Chart is a loaded Helm chart.
 type Chart struct {
-	// Raw is every file of the chart as loaded, subcharts excluded.
+	// Raw is every file of the chart as loaded, the files of subcharts under
+	// charts/ included (as in Helm).
 	Raw []*File
 	// Metadata is Chart.yaml (and requirements.yaml for API v1).
 	Metadata *Metadata

@@ -1,0 +1,184 @@
+package loader
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart/ignore"
+)
+
+// LoadDir loads a chart directory. Files matched by the chart's .helmignore
+// (and dotfiles under templates/) are skipped. Symbolic links are followed
+// while they stay inside the chart root.
+func (l *Loader) LoadDir(dir string) (*chart.Chart, error) {
+	topdir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Returned with walk errors, as Helm does.
+	c := &chart.Chart{}
+
+	rules := ignore.Empty()
+	ifile := filepath.Join(topdir, ignore.HelmIgnore)
+	if _, err := os.Stat(ifile); err == nil {
+		r, err := ignore.ParseFile(ifile)
+		if err != nil {
+			return c, err
+		}
+		rules = r
+	}
+	rules.AddDefaults()
+
+	w := &dirWalker{rules: rules, budget: l.newBudget()}
+	if err := w.walkRoot(topdir); err != nil {
+		return c, err
+	}
+	return l.loadFiles(w.files, w.budget)
+}
+
+// dirWalker reads a chart directory the way Helm's sympath.Walk and loadDir
+// do: names in lexical order, symbolic links resolved before the ignore rules
+// see them, ignored directories skipped whole.
+type dirWalker struct {
+	rules  *ignore.Rules
+	budget *budget
+	// root is the chart directory with every symbolic link resolved.
+	root  string
+	files []*BufferedFile
+}
+
+func (w *dirWalker) walkRoot(topdir string) error {
+	fi, err := os.Lstat(topdir)
+	if err != nil {
+		// Helm's walk drops an error on the root: the chart then has no
+		// Chart.yaml, and that is what gets reported.
+		return nil
+	}
+	real := topdir
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if real, err = filepath.EvalSymlinks(topdir); err != nil {
+			return fmt.Errorf("error evaluating symlink %s: %w", topdir, err)
+		}
+		if fi, err = os.Lstat(real); err != nil {
+			return err
+		}
+	} else if real, err = filepath.EvalSymlinks(topdir); err != nil {
+		// A parent of the chart directory is a dangling link.
+		return err
+	}
+	if !fi.IsDir() {
+		return nil
+	}
+	w.root = real
+	return w.walkDir(topdir, "", []string{real})
+}
+
+// walkDir walks the directory at abs, named rel within the chart ("" for
+// the root). reals are the resolved locations of the directories being
+// walked, abs last.
+func (w *dirWalker) walkDir(abs, rel string, reals []string) error {
+	real := reals[len(reals)-1]
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+
+	for _, name := range names {
+		p := filepath.Join(abs, name)
+		n := path.Join(rel, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		childReal := filepath.Join(real, name)
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			resolved, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return fmt.Errorf("error evaluating symlink %s: %w", p, err)
+			}
+			if fi, err = os.Lstat(resolved); err != nil {
+				return err
+			}
+			if w.rules.Ignore(n, fi) {
+				continue
+			}
+			if !within(w.root, resolved) {
+				return fmt.Errorf("symlink %s points outside the chart: %s", n, resolved)
+			}
+			// A link to a directory that holds one being walked would
+			// be walked again and again.
+			if fi.IsDir() && slices.ContainsFunc(reals, func(r string) bool { return within(resolved, r) }) {
+				return fmt.Errorf("symlink %s forms a loop: %s", n, resolved)
+			}
+			childReal = resolved
+		}
+
+		if fi.IsDir() {
+			if w.rules.Ignore(n, fi) {
+				continue
+			}
+			if err := w.walkDir(p, n, append(reals[:len(reals):len(reals)], childReal)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.readFile(p, n, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFile reads the file at p, named n within the chart, unless ignored.
+func (w *dirWalker) readFile(p, n string, fi fs.FileInfo) error {
+	if w.rules.Ignore(n, fi) {
+		return nil
+	}
+	// Devices, sockets, pipes.
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("cannot load irregular file %s as it has file mode type bits set", p)
+	}
+	if err := w.budget.check(fi.Size()); err != nil {
+		return fmt.Errorf("error reading %s: %w", n, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("error reading %s: %w", n, err)
+	}
+	defer f.Close()
+	// The file may have grown since Lstat: read one byte more than what is
+	// left at most, so that memory stays bounded and growth past the bound
+	// is seen.
+	data, err := io.ReadAll(io.LimitReader(f, w.budget.bytes+1))
+	if err != nil {
+		return fmt.Errorf("error reading %s: %w", n, err)
+	}
+	if err := w.budget.charge(int64(len(data))); err != nil {
+		return fmt.Errorf("error reading %s: %w", n, err)
+	}
+	data = bytes.TrimPrefix(data, utf8bom)
+	w.files = append(w.files, &BufferedFile{Name: n, ModTime: fi.ModTime(), Data: data})
+	return nil
+}
+
+// within tells whether target is dir or inside it; both are resolved paths.
+func within(dir, target string) bool {
+	rel, err := filepath.Rel(dir, target)
+	if err != nil {
+		return false
+	}
+	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
