@@ -2,13 +2,14 @@ package render
 
 import (
 	"fmt"
-	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
-	"sigs.k8s.io/yaml"
 )
 
 // Hook annotations (Helm's, which charts already carry).
@@ -141,17 +142,35 @@ func (o KindSortOrder) index(kind string) (int, bool) {
 	return 0, false
 }
 
-var docSep = regexp.MustCompile(`(?m)^---[ \t]*`)
-
-// SplitManifests splits a rendered file into its non-empty documents, in order.
+// SplitManifests splits a rendered file into its non-empty documents, in
+// order. A separator is "---" at the start of a line and the spaces and tabs
+// after it (Helm's `(?m)^---[ \t]*`, without a regular expression: this runs
+// over every byte of every chart).
 func SplitManifests(bigFile string) []string {
 	var res []string
-	for _, d := range docSep.Split(strings.TrimLeftFunc(bigFile, unicode.IsSpace), -1) {
-		if strings.TrimSpace(d) == "" {
-			continue
+	add := func(d string) {
+		if strings.TrimSpace(d) != "" {
+			res = append(res, strings.TrimLeftFunc(d, unicode.IsSpace))
 		}
-		res = append(res, strings.TrimLeftFunc(d, unicode.IsSpace))
 	}
+	s := strings.TrimLeftFunc(bigFile, unicode.IsSpace)
+	start := 0 // start of the current document
+	for lineStart := 0; lineStart < len(s); {
+		if strings.HasPrefix(s[lineStart:], "---") {
+			add(s[start:lineStart])
+			end := lineStart + 3
+			for end < len(s) && (s[end] == ' ' || s[end] == '\t') {
+				end++
+			}
+			start = end
+		}
+		nl := strings.IndexByte(s[lineStart:], '\n')
+		if nl < 0 {
+			break
+		}
+		lineStart += nl + 1
+	}
+	add(s[start:])
 	return res
 }
 
@@ -164,59 +183,100 @@ func SortManifests(files map[string]string, ordering KindSortOrder) ([]*Hook, []
 	}
 	sort.Strings(paths)
 
-	var hooks []*Hook
-	var generic []Manifest
+	// Every document's head is parsed as YAML: the costliest step for big
+	// charts (CRDs), done in parallel; results are used in document order.
+	type doc struct {
+		path, content string
+		head          SimpleHead
+		err           error
+	}
+	var docs []*doc
 	for _, filePath := range paths {
 		content := files[filePath]
 		if strings.HasPrefix(baseName(filePath), "_") || strings.TrimSpace(content) == "" {
 			continue
 		}
 		for _, m := range SplitManifests(content) {
-			var entry SimpleHead
-			if err := yaml.Unmarshal([]byte(m), &entry); err != nil {
-				return hooks, generic, &YAMLError{Template: filePath, Err: err}
-			}
-			if entry.Metadata == nil || len(entry.Metadata.Annotations) == 0 {
-				generic = append(generic, Manifest{Name: filePath, Content: m, Head: &entry})
-				continue
-			}
-			hookTypes, ok := entry.Metadata.Annotations[HookAnnotation]
-			if !ok {
-				generic = append(generic, Manifest{Name: filePath, Content: m, Head: &entry})
-				continue
-			}
-			hw, err := strconv.Atoi(entry.Metadata.Annotations[HookWeightAnnotation])
-			if err != nil {
-				hw = 0
-			}
-			h := &Hook{
-				Name:     entry.Metadata.Name,
-				Kind:     entry.Kind,
-				Path:     filePath,
-				Manifest: m,
-				Events:   []HookEvent{},
-				Weight:   hw,
-			}
-			unknown := false
-			for hookType := range strings.SplitSeq(hookTypes, ",") {
-				e, ok := hookEvents[strings.ToLower(strings.TrimSpace(hookType))]
-				if !ok {
-					unknown = true
-					break
-				}
-				h.Events = append(h.Events, e)
-			}
-			if unknown {
-				continue
-			}
-			hooks = append(hooks, h)
-			h.DeletePolicies = annotationValues(entry, HookDeleteAnnotation)
-			h.OutputLogPolicies = annotationValues(entry, HookOutputLogAnnotation)
+			docs = append(docs, &doc{path: filePath, content: m})
 		}
+	}
+	parallel(len(docs), func(i int) {
+		d := docs[i]
+		d.err = parseHead([]byte(d.content), &d.head)
+	})
+
+	var hooks []*Hook
+	var generic []Manifest
+	for _, d := range docs {
+		filePath, m, entry := d.path, d.content, d.head
+		if d.err != nil {
+			return hooks, generic, &YAMLError{Template: filePath, Err: d.err}
+		}
+		if entry.Metadata == nil || len(entry.Metadata.Annotations) == 0 {
+			generic = append(generic, Manifest{Name: filePath, Content: m, Head: &d.head})
+			continue
+		}
+		hookTypes, ok := entry.Metadata.Annotations[HookAnnotation]
+		if !ok {
+			generic = append(generic, Manifest{Name: filePath, Content: m, Head: &d.head})
+			continue
+		}
+		hw, err := strconv.Atoi(entry.Metadata.Annotations[HookWeightAnnotation])
+		if err != nil {
+			hw = 0
+		}
+		h := &Hook{
+			Name:     entry.Metadata.Name,
+			Kind:     entry.Kind,
+			Path:     filePath,
+			Manifest: m,
+			Events:   []HookEvent{},
+			Weight:   hw,
+		}
+		unknown := false
+		for hookType := range strings.SplitSeq(hookTypes, ",") {
+			e, ok := hookEvents[strings.ToLower(strings.TrimSpace(hookType))]
+			if !ok {
+				unknown = true
+				break
+			}
+			h.Events = append(h.Events, e)
+		}
+		if unknown {
+			continue
+		}
+		hooks = append(hooks, h)
+		h.DeletePolicies = annotationValues(entry, HookDeleteAnnotation)
+		h.OutputLogPolicies = annotationValues(entry, HookOutputLogAnnotation)
 	}
 	sort.SliceStable(hooks, func(i, j int) bool { return ordering.Less(hooks[i].Kind, hooks[j].Kind) })
 	sort.SliceStable(generic, func(i, j int) bool { return ordering.Less(generic[i].Head.Kind, generic[j].Head.Kind) })
 	return hooks, generic, nil
+}
+
+// parallel calls fn(0..n-1) on GOMAXPROCS workers and waits.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func annotationValues(entry SimpleHead, annotation string) []string {
