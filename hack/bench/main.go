@@ -63,7 +63,9 @@ type result struct {
 	same bool
 	// helmVaries is true when Helm's own outputs differed between runs (random passwords, certificates).
 	helmVaries bool
-	err        error
+	// note says how the chart was staged, when it was.
+	note string
+	err  error
 }
 
 func main() {
@@ -167,6 +169,15 @@ func benchChart(ctx context.Context, opts options, chart string) result {
 		r.err = fmt.Errorf("chart not found: %w", err)
 		return r
 	}
+	staged, note, cleanup, err := stageChart(opts.corpus, dir)
+	defer cleanup()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	if staged != dir {
+		arg, r.note = staged, note
+	}
 	args := []string{"template", "rel", arg, "--namespace", "ns1"}
 
 	var oursTimes, helmTimes []time.Duration
@@ -248,6 +259,11 @@ func printTable(w io.Writer, results []result) {
 		fmt.Fprintf(tw, "TOTAL\t%s\t%s\t%s\t%d/%d yes\n", ms(oursTotal), ms(helmTotal), ratio(helmTotal, oursTotal), same, ok)
 	}
 	tw.Flush()
+	for _, r := range results {
+		if r.note != "" {
+			fmt.Fprintf(w, "note: %s: %s\n", r.chart, r.note)
+		}
+	}
 }
 
 func median(ds []time.Duration) time.Duration {
