@@ -74,10 +74,8 @@ func (e *engine) render(ctx context.Context, tpls map[string]renderable) (render
 	e.initFuncMap(ctx, t)
 
 	keys := sortTemplates(tpls)
-	for _, filename := range keys {
-		if _, err := t.New(filename).Parse(tpls[filename].tpl); err != nil {
-			return nil, cleanupParseError(filename, err)
-		}
+	if err := parseAll(t, keys, tpls); err != nil {
+		return nil, err
 	}
 
 	rendered = make(map[string]string, len(keys))
@@ -97,6 +95,51 @@ func (e *engine) render(ctx context.Context, tpls map[string]renderable) (render
 		rendered[filename] = strings.ReplaceAll(buf.String(), "<no value>", "")
 	}
 	return rendered, nil
+}
+
+// parseAll parses every template into t. Parsing is the costliest step for
+// charts with many templates, so files are parsed in parallel into trees,
+// then added to the set in Helm's order: a later define replaces an earlier
+// one exactly as with sequential parsing. The first file (in that order)
+// that fails to parse is the error.
+func parseAll(t *template.Template, keys []string, tpls map[string]renderable) error {
+	funcs := parseFuncNames()
+	trees := make([]map[string]*parse.Tree, len(keys))
+	errs := make([]error, len(keys))
+	parallel(len(keys), func(i int) {
+		trees[i], errs[i] = parse.Parse(keys[i], tpls[keys[i]].tpl, "", "", funcs)
+	})
+	for i, filename := range keys {
+		if errs[i] != nil {
+			return cleanupParseError(filename, errs[i])
+		}
+		nt := t.New(filename)
+		for name, tree := range trees[i] {
+			if _, err := nt.AddParseTree(name, tree); err != nil {
+				return cleanupParseError(filename, err)
+			}
+		}
+	}
+	return nil
+}
+
+// textTemplateBuiltins are the functions text/template always knows.
+var textTemplateBuiltins = []string{
+	"and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println",
+	"urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+}
+
+// parseFuncNames is the set of function names a template may call, for the
+// parser's checks (it only tests names).
+func parseFuncNames() map[string]any {
+	names := make(map[string]any, len(textTemplateBuiltins)+256)
+	for _, n := range textTemplateBuiltins {
+		names[n] = true
+	}
+	for n := range baseFuncMap() {
+		names[n] = true
+	}
+	return names
 }
 
 func (e *engine) initFuncMap(ctx context.Context, t *template.Template) {
