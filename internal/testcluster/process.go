@@ -218,15 +218,24 @@ func processAlive(pid int) bool {
 	return true
 }
 
+// pid is the reaper's process ID (0 if there is none).
+func (r *reaper) pid() int {
+	if r == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // childrenMentioning returns the PIDs of this process's children whose command line
-// contains dir (how envtest's processes are found: it does not expose them).
-func childrenMentioning(dir string) []int {
+// contains dir, but not except (how envtest's processes are found: it does not expose
+// them).
+func childrenMentioning(dir string, except int) []int {
 	self := os.Getpid()
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || pid == except {
 			continue
 		}
 		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")

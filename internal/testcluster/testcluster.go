@@ -172,7 +172,7 @@ func (e *Env) Envtest() *envtest.Environment { return e.envtest }
 // PIDs lists the control-plane processes (for checks that none outlives Stop).
 func (e *Env) PIDs() []int {
 	if e.envtest != nil {
-		return childrenMentioning(e.dir)
+		return childrenMentioning(e.dir, e.reaper.pid())
 	}
 	var pids []int
 	for _, p := range e.procs {
@@ -272,26 +272,42 @@ func (e *Env) stop(removeLogs bool) error {
 			errs = append(errs, fmt.Errorf("stop envtest: %w", err))
 		}
 		// envtest already waited; make sure nothing it started is left.
-		for _, pid := range childrenMentioning(e.dir) {
+		for _, pid := range childrenMentioning(e.dir, e.reaper.pid()) {
 			if p, err := os.FindProcess(pid); err == nil {
 				_ = p.Kill()
 			}
 		}
 	}
-	var wg sync.WaitGroup
+	// Clients first (together), then the API server, then etcd: an API server whose
+	// etcd is gone, or that still serves watches, is slow to shut down.
 	var mu sync.Mutex
-	for _, p := range e.procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.stop(10 * time.Second); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+	stopAll := func(ps []*proc) {
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := p.stop(10 * time.Second); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	var clients, servers []*proc
+	for _, p := range e.procs {
+		if p.name == "etcd" || p.name == "kube-apiserver" {
+			servers = append(servers, p)
+		} else {
+			clients = append(clients, p)
+		}
+	}
+	stopAll(clients)
+	for i := len(servers) - 1; i >= 0; i-- {
+		stopAll(servers[i : i+1])
+	}
 	if e.dir != "" {
 		if err := os.RemoveAll(e.dir); err != nil {
 			errs = append(errs, err)
