@@ -368,3 +368,43 @@ func describeConditions(cs []appsv1.DeploymentCondition) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// envtest's own message names the process; the harness adds the end of its log.
+func TestBareStartFailureQuotesTheLog(t *testing.T) {
+	env.Require(t)
+	assets := t.TempDir()
+	for _, name := range []string{"etcd", "kubectl"} {
+		if err := os.Symlink(filepath.Join(env.AssetsDir(), name), filepath.Join(assets, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// envtest reads --help for the flags it may pass; then the start fails.
+	script := "#!/bin/sh\n[ \"$1\" = --help ] && { echo '      --secure-port int'; exit 0; }\n" +
+		"echo 'kube-apiserver: cannot start: disk on fire' >&2\nexit 3\n"
+	if err := os.WriteFile(filepath.Join(assets, "kube-apiserver"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	e, err := testcluster.Start(context.Background(), testcluster.Options{AssetsDir: assets})
+	if err == nil {
+		_ = e.Stop()
+		t.Fatal("Start succeeded with a kube-apiserver that exits at once")
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{"kube-apiserver", "kube-apiserver: cannot start: disk on fire", "kube-apiserver.log"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not say %q:\n%s", want, msg)
+		}
+	}
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("Start took %s to notice that kube-apiserver exited", d)
+	}
+	_, after, _ := strings.Cut(msg, "last lines of ")
+	logPath, _, _ := strings.Cut(after, ":\n")
+	if _, err := os.Stat(logPath); err != nil {
+		t.Errorf("log named in the error: %v", err)
+	} else {
+		_ = os.RemoveAll(filepath.Dir(logPath))
+	}
+}
