@@ -104,26 +104,35 @@ func archiveFiles(in io.Reader, b *budget) ([]*BufferedFile, error) {
 			return nil, fmt.Errorf("chart contains an entry of unsupported type %q: %q", hd.Typeflag, hd.Name)
 		}
 
-		if b.files <= 0 {
-			return nil, fmt.Errorf("chart has more than %d files: %q", b.opts.MaxFiles, hd.Name)
+		b.mu.Lock()
+		var limitErr error
+		switch {
+		case b.files <= 0:
+			limitErr = fmt.Errorf("chart has more than %d files: %q", b.opts.MaxFiles, hd.Name)
+		case b.opts.MaxFileSize > 0 && hd.Size > b.opts.MaxFileSize:
+			limitErr = fmt.Errorf("chart file is larger than the maximum file size %d: %q", b.opts.MaxFileSize, hd.Name)
+		case hd.Size > b.bytes:
+			limitErr = fmt.Errorf("decompressed chart is larger than the maximum size %d: %q", b.opts.MaxChartSize, hd.Name)
 		}
-		if b.opts.MaxFileSize > 0 && hd.Size > b.opts.MaxFileSize {
-			return nil, fmt.Errorf("chart file is larger than the maximum file size %d: %q", b.opts.MaxFileSize, hd.Name)
-		}
-		if hd.Size > b.bytes {
-			return nil, fmt.Errorf("decompressed chart is larger than the maximum size %d: %q", b.opts.MaxChartSize, hd.Name)
+		left := b.bytes
+		b.mu.Unlock()
+		if limitErr != nil {
+			return nil, limitErr
 		}
 		// Never trust the header for the allocation: read what is there,
 		// up to what is left.
-		data, err := io.ReadAll(io.LimitReader(tr, b.bytes))
+		data, err := io.ReadAll(io.LimitReader(tr, left))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", hd.Name, err)
 		}
+		b.mu.Lock()
 		b.bytes -= int64(len(data))
 		b.files--
+		left = b.bytes
+		b.mu.Unlock()
 		// Fewer bytes than the header says means the limit stopped the
 		// copy; like Helm, reaching the limit exactly is already too much.
-		if int64(len(data)) < hd.Size || b.bytes <= 0 {
+		if int64(len(data)) < hd.Size || left <= 0 {
 			return nil, fmt.Errorf("decompressed chart is larger than the maximum size %d: %q", b.opts.MaxChartSize, hd.Name)
 		}
 

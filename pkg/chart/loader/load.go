@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -126,6 +127,7 @@ func (l *Loader) LoadFiles(files []*BufferedFile) (*chart.Chart, error) {
 
 // budget is what is left of the bounds while a chart tree is loaded.
 type budget struct {
+	mu    sync.Mutex // subcharts load in parallel
 	opts  Options
 	bytes int64
 	files int
@@ -138,6 +140,12 @@ func (l *Loader) newBudget() *budget {
 // check tells whether one more file of n bytes fits, with the messages of
 // Helm's directory loader.
 func (b *budget) check(n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.checkLocked(n)
+}
+
+func (b *budget) checkLocked(n int64) error {
 	if b.files <= 0 {
 		return fmt.Errorf("chart has more than %d files", b.opts.MaxFiles)
 	}
@@ -152,7 +160,9 @@ func (b *budget) check(n int64) error {
 
 // charge takes one file of n bytes from the budget.
 func (b *budget) charge(n int64) error {
-	if err := b.check(n); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.checkLocked(n); err != nil {
 		return err
 	}
 	b.files--
@@ -163,6 +173,8 @@ func (b *budget) charge(n int64) error {
 // refund gives back one file of n bytes: a .tgz subchart, whose content is
 // charged instead when it is expanded.
 func (b *budget) refund(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.files++
 	b.bytes += n
 }
@@ -171,6 +183,26 @@ func (b *budget) refund(n int64) {
 func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, error) {
 	c := new(chart.Chart)
 	subcharts := map[string][]*BufferedFile{}
+	var (
+		valuesData   []byte
+		valuesDone   chan struct{}
+		valuesParsed map[string]any
+		valuesErr    error
+	)
+	// waitValues collects the values parse, whatever path returns.
+	waitValues := func() error {
+		if valuesDone == nil {
+			return nil
+		}
+		<-valuesDone
+		valuesDone = nil
+		if valuesErr != nil {
+			return fmt.Errorf("cannot load values.yaml: %w", valuesErr)
+		}
+		c.Values = valuesParsed
+		return nil
+	}
+	defer func() { _ = waitValues() }()
 
 	// Chart.yaml first, wherever it is in the list: the other files depend
 	// on its apiVersion.
@@ -199,11 +231,14 @@ func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, erro
 				return c, fmt.Errorf("cannot load Chart.lock: %w", err)
 			}
 		case f.Name == "values.yaml":
-			v, err := values.Load(f.Data)
-			if err != nil {
-				return c, fmt.Errorf("cannot load values.yaml: %w", err)
-			}
-			c.Values = v
+			// Parsed while the rest of the chart loads: for big charts
+			// it is the costliest file.
+			valuesData = f.Data
+			valuesDone = make(chan struct{})
+			go func() {
+				defer close(valuesDone)
+				valuesParsed, valuesErr = values.Load(valuesData)
+			}()
 		case f.Name == "values.schema.json":
 			c.Schema = f.Data
 		case f.Name == "requirements.yaml":
@@ -244,6 +279,9 @@ func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, erro
 		}
 	}
 
+	if err := waitValues(); err != nil {
+		return c, err
+	}
 	if c.Metadata == nil {
 		return c, errors.New("Chart.yaml file is missing") //nolint:staticcheck // Helm's message.
 	}
@@ -253,43 +291,58 @@ func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, erro
 
 	names := make([]string, 0, len(subcharts))
 	for n := range subcharts {
-		names = append(names, n)
+		if strings.IndexAny(n, "_.") != 0 {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
-	for _, n := range names {
-		if strings.IndexAny(n, "_.") == 0 {
-			continue
+	// Subcharts load in parallel; they are added, and the first error is
+	// reported, in name order.
+	subs := make([]*chart.Chart, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() { subs[i], errs[i] = l.loadSubchart(c, n, subcharts[n], b) })
+	}
+	wg.Wait()
+	for i := range names {
+		if errs[i] != nil {
+			return c, errs[i]
 		}
-		files := subcharts[n]
-		var sc *chart.Chart
-		var err error
-		if filepath.Ext(n) == ".tgz" {
-			file := files[0]
-			if file.Name != n {
-				return c, fmt.Errorf("error unpacking subchart tar in %s: expected %s, got %s", c.Name(), n, file.Name)
-			}
-			b.refund(int64(len(file.Data)))
-			sc, err = l.loadArchive(bytes.NewReader(file.Data), b)
-		} else {
-			// Trim the folder off every name; a file right under charts/
-			// is not part of a chart.
-			buff := make([]*BufferedFile, 0, len(files))
-			for _, f := range files {
-				_, rest, ok := strings.Cut(f.Name, "/")
-				if !ok {
-					continue
-				}
-				f.Name = rest
-				buff = append(buff, f)
-			}
-			sc, err = l.loadFiles(buff, b)
-		}
-		if err != nil {
-			return c, fmt.Errorf("error unpacking subchart %s in %s: %w", n, c.Name(), err)
-		}
-		c.AddDependency(sc)
+		c.AddDependency(subs[i])
 	}
 	return c, nil
+}
+
+// loadSubchart loads the subchart folder or archive n of charts/.
+func (l *Loader) loadSubchart(c *chart.Chart, n string, files []*BufferedFile, b *budget) (*chart.Chart, error) {
+	var sc *chart.Chart
+	var err error
+	if filepath.Ext(n) == ".tgz" {
+		file := files[0]
+		if file.Name != n {
+			return nil, fmt.Errorf("error unpacking subchart tar in %s: expected %s, got %s", c.Name(), n, file.Name)
+		}
+		b.refund(int64(len(file.Data)))
+		sc, err = l.loadArchive(bytes.NewReader(file.Data), b)
+	} else {
+		// Trim the folder off every name; a file right under charts/
+		// is not part of a chart.
+		buff := make([]*BufferedFile, 0, len(files))
+		for _, f := range files {
+			_, rest, ok := strings.Cut(f.Name, "/")
+			if !ok {
+				continue
+			}
+			f.Name = rest
+			buff = append(buff, f)
+		}
+		sc, err = l.loadFiles(buff, b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error unpacking subchart %s in %s: %w", n, c.Name(), err)
+	}
+	return sc, nil
 }
 
 func newFile(f *BufferedFile) *chart.File {
