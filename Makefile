@@ -73,8 +73,11 @@ unit:
 	if [ -n "$(KUBECTL_CHART_CORPUS)" ]; then export KUBECTL_CHART_CORPUS='$(KUBECTL_CHART_CORPUS)'; fi; \
 	if [ -z "$${HELM:-}" ] && [ -x '$(HELM_BIN)' ]; then export HELM='$(HELM_BIN)'; fi; \
 	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>}"; \
-	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) ./...)'; \
-	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) ./...
+	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip "^TestConformance$$" ./...)'; \
+	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip '^TestConformance$$' ./...; \
+	echo '$(GO) test -count=1 -run "^TestConformance$$" ./pkg/render (Helm v4.3.1 goldens of ../shared/charts)'; \
+	$(GO) test -count=1 -v -run '^TestConformance$$' ./pkg/render > .conformance.log 2>&1 || { grep -E -- '--- FAIL|conformance_test.go|^conformance:' .conformance.log | head -100; rm -f .conformance.log; exit 1; }; \
+	grep -E '^(conformance:|--- SKIP|ok|PASS)' .conformance.log | grep -v -- '--- PASS' | head -5; rm -f .conformance.log
 
 fuzz:
 	@set -e; \

@@ -296,15 +296,26 @@ func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, erro
 		}
 	}
 	slices.Sort(names)
-	// Subcharts load in parallel; they are added, and the first error is
-	// reported, in name order.
+	// Folder subcharts load in parallel; they are added, and the first error
+	// is reported, in name order. Archives anywhere below draw on the shared
+	// budget as they expand, so then loading stays sequential and which
+	// archive exceeds the budget stays deterministic.
 	subs := make([]*chart.Chart, len(names))
 	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Go(func() { subs[i], errs[i] = l.loadSubchart(c, n, subcharts[n], b) })
+	if hasArchive(subcharts) {
+		for i, n := range names {
+			subs[i], errs[i] = l.loadSubchart(c, n, subcharts[n], b)
+			if errs[i] != nil {
+				break
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		for i, n := range names {
+			wg.Go(func() { subs[i], errs[i] = l.loadSubchart(c, n, subcharts[n], b) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	for i := range names {
 		if errs[i] != nil {
 			return c, errs[i]
@@ -312,6 +323,18 @@ func (l *Loader) loadFiles(files []*BufferedFile, b *budget) (*chart.Chart, erro
 		c.AddDependency(subs[i])
 	}
 	return c, nil
+}
+
+// hasArchive tells whether any subchart file is a packaged chart.
+func hasArchive(subcharts map[string][]*BufferedFile) bool {
+	for _, files := range subcharts {
+		for _, f := range files {
+			if strings.HasSuffix(f.Name, ".tgz") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loadSubchart loads the subchart folder or archive n of charts/.
