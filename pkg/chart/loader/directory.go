@@ -162,7 +162,7 @@ func (w *dirWalker) readFile(p, n string, fi fs.FileInfo) error {
 	// The file may have grown since Lstat: read one byte more than what is
 	// left at most, so that memory stays bounded and growth past the bound
 	// is seen.
-	data, err := io.ReadAll(io.LimitReader(f, w.budget.bytes+1))
+	data, err := readSized(io.LimitReader(f, w.budget.left()+1), fi.Size())
 	if err != nil {
 		return fmt.Errorf("error reading %s: %w", n, err)
 	}
@@ -172,6 +172,14 @@ func (w *dirWalker) readFile(p, n string, fi fs.FileInfo) error {
 	data = bytes.TrimPrefix(data, utf8bom)
 	w.files = append(w.files, &BufferedFile{Name: n, ModTime: fi.ModTime(), Data: data})
 	return nil
+}
+
+// readSized reads r to the end into a buffer sized for the expected size
+// (io.ReadAll would grow it step by step: costly for big charts).
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // within tells whether target is dir or inside it; both are resolved paths.

@@ -170,6 +170,13 @@ func (b *budget) charge(n int64) error {
 	return nil
 }
 
+// left is the number of bytes still allowed.
+func (b *budget) left() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes
+}
+
 // refund gives back one file of n bytes: a .tgz subchart, whose content is
 // charged instead when it is expanded.
 func (b *budget) refund(n int64) {
