@@ -37,11 +37,14 @@ $(K8S_KUBE_PIN):
 $(K8S_KWOK_PIN):
 	@mkdir -p $(@D) && rm -f $(@D)/kwok-* && touch $@
 
+K8S_BUILD := KUBERNETES_VERSION=$(KUBERNETES_VERSION) KUBERNETES_STAGING_VERSION=$(KUBERNETES_STAGING_VERSION) \
+	ETCD_VERSION=$(ETCD_VERSION) KWOK_VERSION=$(KWOK_VERSION) nice -n 19 $(K8S_HACK_DIR)/build.sh
+
 $(K8S_KUBE_BINS) &: $(K8S_KUBE_PIN)
-	nice -n 19 $(K8S_HACK_DIR)/build.sh kubernetes $(K8S_ASSETS)
+	$(K8S_BUILD) kubernetes $(K8S_ASSETS)
 
 $(K8S_KWOK_BINS) &: $(K8S_KWOK_PIN)
-	nice -n 19 $(K8S_HACK_DIR)/build.sh kwok $(K8S_ASSETS)
+	$(K8S_BUILD) kwok $(K8S_ASSETS)
 
 ## e2e-cluster: run the full control plane with fake nodes until Ctrl-C (prints the KUBECONFIG line)
 # Built, then exec'd (not `go run`, which would leave it running on SIGTERM), so

@@ -10,8 +10,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
+# Versions: from versions.env, unless set in the environment (hack/k8s.mk passes make's
+# values, so `make k8s-binaries KWOK_VERSION=...` builds what it says).
+while IFS='=' read -r key value; do
+	case "$key" in '' | \#*) continue ;; esac
+	if [[ -z "${!key:-}" ]]; then export "$key=$value"; fi
+done <"$here/versions.env"
 
 export CGO_ENABLED=0 GOWORK=off GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
@@ -103,12 +107,17 @@ build_kwok() {
 	touch "$out/kwok" "$out/kwok-stages.yaml"
 }
 
-case "${1:-}" in
-sync) sync_mod ;;
-kubernetes) mkdir -p "$2" && build_kubernetes "$(cd "$2" && pwd)" ;;
-kwok) mkdir -p "$2" && build_kwok "$(cd "$2" && pwd)" ;;
-*)
-	echo "usage: $0 sync | kubernetes OUTDIR | kwok OUTDIR" >&2
-	exit 2
-	;;
-esac
+main() {
+	case "${1:-}" in
+	sync) sync_mod ;;
+	kubernetes) mkdir -p "$2" && build_kubernetes "$(cd "$2" && pwd)" ;;
+	kwok) mkdir -p "$2" && build_kwok "$(cd "$2" && pwd)" ;;
+	*)
+		echo "usage: $0 sync | kubernetes OUTDIR | kwok OUTDIR" >&2
+		exit 2
+		;;
+	esac
+}
+
+# One line, parsed whole before it runs: editing this file during a build is safe.
+main "$@"; exit
