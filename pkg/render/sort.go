@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode"
-
 )
 
 // Hook annotations (Helm's, which charts already carry).
