@@ -1,0 +1,94 @@
+package ownership
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// FieldManager is the field manager of every write the plugin makes.
+const FieldManager = "kubectl-chart"
+
+// Labels and annotations on owned objects and release records.
+const (
+	// LabelRelease is the release name, on every owned object and record.
+	LabelRelease = "kubectl-chart.io/release"
+	// LabelReleaseNamespace is the release namespace, on every owned object.
+	LabelReleaseNamespace = "kubectl-chart.io/release-namespace"
+	// LabelApplySetPartOf is the ApplySet membership label (KEP-3659).
+	LabelApplySetPartOf = "applyset.kubernetes.io/part-of"
+	// LabelApplySetID is the ApplySet id label on the parent (the head).
+	LabelApplySetID = "applyset.kubernetes.io/id"
+	// AnnotationApplySetTooling names the tool managing the ApplySet.
+	AnnotationApplySetTooling = "applyset.kubernetes.io/tooling"
+	// AnnotationApplySetGroupKinds lists the group kinds of the members.
+	AnnotationApplySetGroupKinds = "applyset.kubernetes.io/contains-group-kinds"
+	// AnnotationApplySetAdditionalNamespaces lists member namespaces other
+	// than the parent's.
+	AnnotationApplySetAdditionalNamespaces = "applyset.kubernetes.io/additional-namespaces"
+
+	// LabelRecord marks release records: RecordHead or RecordRevision.
+	LabelRecord = "kubectl-chart.io/record"
+	// LabelRevision is the revision number on a revision record.
+	LabelRevision = "kubectl-chart.io/revision"
+	// LabelStatus is the status of a revision record; it only moves forward.
+	LabelStatus = "kubectl-chart.io/status"
+	// LabelChunk is the index of a revision record's chunk (0 for the first).
+	LabelChunk = "kubectl-chart.io/chunk"
+
+	// AnnotationAppliedBy is stamped by the webhook on revision records:
+	// the user that created them, as the API server authenticated it.
+	AnnotationAppliedBy = "kubectl-chart.io/applied-by"
+	// AnnotationLockUser is stamped by the webhook on the head when a lock is
+	// taken: the user that took it, as the API server authenticated it.
+	AnnotationLockUser = "kubectl-chart.io/lock-user"
+
+	// AnnotationResourcePolicy with value "keep" leaves an object in place
+	// on uninstall and prune. Helm's HelmResourcePolicy is honoured too.
+	AnnotationResourcePolicy     = "kubectl-chart.io/resource-policy"
+	HelmAnnotationResourcePolicy = "helm.sh/resource-policy"
+	// ResourcePolicyKeep is the value that keeps an object.
+	ResourcePolicyKeep = "keep"
+)
+
+// Record kinds (values of LabelRecord).
+const (
+	RecordHead     = "head"
+	RecordRevision = "revision"
+)
+
+// SecretTypeRelease is the Secret type of revision records.
+const SecretTypeRelease = "kubectl-chart.io/release.v1"
+
+// HeadName is the name of a release's head ConfigMap.
+func HeadName(release string) string { return "kubectl-chart." + release }
+
+// RevisionName is the name of a revision record Secret (chunk 0).
+func RevisionName(release string, revision int) string {
+	return "kubectl-chart." + release + ".v" + strconv.Itoa(revision)
+}
+
+// RevisionChunkName is the name of chunk i (≥ 1) of a revision record.
+func RevisionChunkName(release string, revision, chunk int) string {
+	if chunk == 0 {
+		return RevisionName(release, revision)
+	}
+	return fmt.Sprintf("%s.c%d", RevisionName(release, revision), chunk)
+}
+
+// ApplySetID is the ApplySet id of a release whose parent is its head
+// ConfigMap, as KEP-3659 defines it:
+// applyset-<base64url(sha256("<name>.<namespace>.ConfigMap."))>-v1.
+func ApplySetID(release, namespace string) string {
+	sum := sha256.Sum256([]byte(HeadName(release) + "." + namespace + ".ConfigMap."))
+	return "applyset-" + base64.RawURLEncoding.EncodeToString(sum[:]) + "-v1"
+}
+
+// Keep tells whether an object's annotations ask to keep it on uninstall
+// and prune.
+func Keep(annotations map[string]string) bool {
+	return strings.EqualFold(strings.TrimSpace(annotations[AnnotationResourcePolicy]), ResourcePolicyKeep) ||
+		strings.EqualFold(strings.TrimSpace(annotations[HelmAnnotationResourcePolicy]), ResourcePolicyKeep)
+}

@@ -1,0 +1,9 @@
+// Package release stores releases on the cluster: a head ConfigMap per
+// release (ApplySet parent, current revision, inventory, operation lock) and
+// one immutable, compressed revision record per revision, in Secrets that are
+// split when a record is larger than one Secret can hold.
+//
+// It knows nothing of rendering or applying: callers hand it records and
+// inventories. Every write goes through optimistic concurrency
+// (resourceVersion), so two clients never overwrite each other.
+package release

@@ -1,0 +1,196 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is the status of a revision. It only moves forward:
+// pending-* → deployed | failed, deployed → superseded, any → uninstalled.
+type Status string
+
+// Statuses.
+const (
+	StatusPendingInstall  Status = "pending-install"
+	StatusPendingUpgrade  Status = "pending-upgrade"
+	StatusPendingRollback Status = "pending-rollback"
+	StatusDeployed        Status = "deployed"
+	StatusFailed          Status = "failed"
+	StatusSuperseded      Status = "superseded"
+	StatusUninstalling    Status = "uninstalling"
+	StatusUninstalled     Status = "uninstalled"
+)
+
+// IsPending tells whether an operation was under way.
+func (s Status) IsPending() bool {
+	return s == StatusPendingInstall || s == StatusPendingUpgrade || s == StatusPendingRollback || s == StatusUninstalling
+}
+
+// ObjectRef names one object of a release's inventory.
+type ObjectRef struct {
+	Group     string `json:"group,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String is Kind/namespace/name (Kind/name for cluster-scoped objects), as
+// errors name objects.
+func (r ObjectRef) String() string {
+	kind := r.Kind
+	if r.Group != "" {
+		kind += "." + r.Group
+	}
+	if r.Namespace == "" {
+		return kind + "/" + r.Name
+	}
+	return kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Key identifies the object whatever its version.
+func (r ObjectRef) Key() string { return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name }
+
+// ChartInfo is what a revision keeps of the chart (not its files).
+type ChartInfo struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	AppVersion string `json:"appVersion,omitempty"`
+	// Source is where the chart was loaded from (a path or archive).
+	Source string `json:"source,omitempty"`
+}
+
+// Hook is a hook of a revision, as rendered.
+type Hook struct {
+	Name           string   `json:"name"`
+	Kind           string   `json:"kind"`
+	Path           string   `json:"path"`
+	Manifest       string   `json:"manifest"`
+	Events         []string `json:"events"`
+	Weight         int      `json:"weight"`
+	DeletePolicies []string `json:"deletePolicies,omitempty"`
+}
+
+// Revision is one revision record. Its content is written once; only its
+// status (a label) moves afterwards.
+type Revision struct {
+	Name      string    `json:"name"`
+	Namespace string    `json:"namespace"`
+	Revision  int       `json:"revision"`
+	Status    Status    `json:"-"`
+	Chart     ChartInfo `json:"chart"`
+	// Values are the values the user supplied (not the chart's defaults).
+	Values map[string]any `json:"values,omitempty"`
+	// Manifest is the rendered manifest with `# Source:` lines, CRDs of
+	// crds/ first.
+	Manifest string `json:"manifest"`
+	Hooks    []Hook `json:"hooks,omitempty"`
+	Notes    string `json:"notes,omitempty"`
+	// Inventory is every object this revision applies (hooks excluded).
+	Inventory   []ObjectRef `json:"inventory"`
+	Description string      `json:"description,omitempty"`
+	// Operation is install, upgrade or rollback.
+	Operation string    `json:"operation"`
+	Started   time.Time `json:"started"`
+	// AppliedBy is the user that created the record, as stamped by the
+	// webhook (empty without it). Read-only: set from the record's annotation.
+	AppliedBy string `json:"-"`
+	// Updated is when the status last moved (from the record's metadata).
+	Updated time.Time `json:"-"`
+}
+
+// Lock is an operation's hold on a release.
+type Lock struct {
+	// Holder is user@host (pid N): who runs the operation, as the client says.
+	Holder    string    `json:"holder"`
+	Operation string    `json:"operation"`
+	Started   time.Time `json:"started"`
+	Renewed   time.Time `json:"renewed"`
+	Expires   time.Time `json:"expires"`
+	// ID is a random token identifying this holder.
+	ID string `json:"id"`
+	// User is the server-verified user (the webhook's lock-user stamp);
+	// read-only.
+	User string `json:"-"`
+}
+
+// Expired tells whether the lock no longer holds at time now.
+func (l *Lock) Expired(now time.Time) bool { return l == nil || !now.Before(l.Expires) }
+
+// Head is the release head: ApplySet parent, current revision, inventory,
+// lock.
+type Head struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Revision is the last revision created (whatever its status).
+	Revision int `json:"revision"`
+	// Deployed is the revision currently deployed (0 when none).
+	Deployed int    `json:"deployed"`
+	Status   Status `json:"status"`
+	// Inventory is every object the release may own: during an operation,
+	// the union of the old and new revisions' inventories, so that a crash
+	// never orphans an object.
+	Inventory []ObjectRef `json:"inventory"`
+	Lock      *Lock       `json:"lock,omitempty"`
+	// ResourceVersion of the head ConfigMap, for optimistic concurrency.
+	ResourceVersion string `json:"-"`
+}
+
+// Errors callers branch on.
+var (
+	// ErrNotFound: no such release or revision.
+	ErrNotFound = errors.New("release: not found")
+	// ErrConflict: the head changed since it was read (optimistic concurrency).
+	ErrConflict = errors.New("release: changed concurrently")
+)
+
+// LockedError says another operation holds the release.
+type LockedError struct {
+	Release string
+	Lock    Lock
+}
+
+func (e *LockedError) Error() string {
+	who := e.Lock.Holder
+	if e.Lock.User != "" {
+		who = fmt.Sprintf("%s (user %s)", e.Lock.Holder, e.Lock.User)
+	}
+	return fmt.Sprintf("release %s is locked by %s running %s since %s; the lock expires at %s (in %s) unless renewed; use --force-unlock to take it now",
+		e.Release, who, e.Lock.Operation, e.Lock.Started.Format(time.RFC3339), e.Lock.Expires.Format(time.RFC3339),
+		time.Until(e.Lock.Expires).Round(time.Second))
+}
+
+// Store keeps releases. The Kubernetes implementation writes the head
+// ConfigMap and revision Secrets; the in-memory one serves unit tests.
+type Store interface {
+	// Head reads a release's head; ErrNotFound when there is none.
+	Head(ctx context.Context, namespace, name string) (*Head, error)
+	// Acquire takes the lock for an operation, creating the head if needed.
+	// It fails with *LockedError when a live lock is held by someone else,
+	// unless force. It returns the head as locked.
+	Acquire(ctx context.Context, namespace, name, operation string, force bool) (*Head, error)
+	// UpdateHead writes the head (inventory, revision, status) while the
+	// lock is held; ErrConflict when the head changed meanwhile.
+	UpdateHead(ctx context.Context, h *Head) error
+	// Release drops the lock held by h.
+	Release(ctx context.Context, h *Head) error
+	// Renew extends the lock held by h.
+	Renew(ctx context.Context, h *Head) error
+	// DeleteHead removes the head (uninstall without --keep-history).
+	DeleteHead(ctx context.Context, h *Head) error
+
+	// CreateRevision writes a new revision record (status in r.Status).
+	CreateRevision(ctx context.Context, r *Revision) error
+	// SetStatus moves a revision's status forward.
+	SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error
+	// Revision reads one revision; ErrNotFound when it does not exist.
+	Revision(ctx context.Context, namespace, name string, revision int) (*Revision, error)
+	// History lists a release's revisions, oldest first.
+	History(ctx context.Context, namespace, name string) ([]*Revision, error)
+	// DeleteRevision removes a revision record (history-max, uninstall).
+	DeleteRevision(ctx context.Context, namespace, name string, revision int) error
+	// List lists heads in a namespace ("" for all namespaces).
+	List(ctx context.Context, namespace string) ([]*Head, error)
+}
