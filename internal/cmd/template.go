@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -141,7 +142,10 @@ func (o *TemplateOptions) Complete(args []string) error {
 
 // Validate checks the release name.
 func (o *TemplateOptions) Validate() error {
-	return validateReleaseName(o.ReleaseName)
+	if err := validateReleaseName(o.ReleaseName); err != nil {
+		return fmt.Errorf("release name check failed: %w", err)
+	}
+	return nil
 }
 
 // validateReleaseName applies Helm's rule: DNS-1123 subdomain, ≤ 53 chars.
@@ -179,7 +183,7 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.OutputDir != "" {
-		return nil
+		return o.printWritten(res)
 	}
 	if len(o.ShowOnly) > 0 {
 		if text, err = render.ShowOnly(text, o.ShowOnly); err != nil {
@@ -187,6 +191,39 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 		}
 	}
 	_, err = io.WriteString(o.Out, text)
+	return err
+}
+
+// printWritten lists the files written to --output-dir as Helm does: a
+// "wrote <dir>/<file>" line per document in writing order (CRDs, manifests,
+// hooks), then the empty line of the (empty) manifest.
+func (o *TemplateOptions) printWritten(res *render.Result) error {
+	dir := o.OutputDir
+	if o.UseReleaseName {
+		dir = filepath.Join(o.OutputDir, o.ReleaseName)
+	}
+	var b strings.Builder
+	wrote := func(dir, name string) {
+		// Helm joins with a separator, without cleaning the path.
+		fmt.Fprintf(&b, "wrote %s%c%s\n", dir, filepath.Separator, name)
+	}
+	if o.IncludeCRDs {
+		for _, crd := range res.CRDs {
+			wrote(o.OutputDir, crd.Filename)
+		}
+	}
+	for _, m := range res.Manifests {
+		wrote(dir, m.Name)
+	}
+	if !o.NoHooks {
+		for _, h := range res.Hooks {
+			if !(o.SkipTests && h.IsTest()) {
+				wrote(dir, h.Path)
+			}
+		}
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(o.Out, b.String())
 	return err
 }
 

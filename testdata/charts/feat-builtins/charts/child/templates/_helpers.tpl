@@ -1,0 +1,3 @@
+{{- define "child.where" -}}
+{{ .Chart.Name }}: {{ .Values.note }}
+{{- end -}}

@@ -1,0 +1,3 @@
+{{- define "where" -}}
+{{ .Template.Name }} in {{ .Template.BasePath }}
+{{- end -}}
