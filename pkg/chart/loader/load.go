@@ -107,9 +107,39 @@ func (l *Loader) Load(path string) (*chart.Chart, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
+		// Helm v4 reads the chart's API version first, which gives its
+		// message for a folder without Chart.yaml.
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		name := filepath.Join(abs, "Chart.yaml")
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("unable to detect chart at %s: %w", name, err)
+		}
+		if err := checkAPIVersion(data); err != nil {
+			return nil, err
+		}
 		return l.LoadDir(path)
 	}
 	return l.LoadFile(path)
+}
+
+// checkAPIVersion refuses chart API versions other than v1 and v2 (Helm v4's
+// experimental v3 charts are not supported), with Helm's messages.
+func checkAPIVersion(chartYAML []byte) error {
+	var base struct {
+		APIVersion string `json:"apiVersion,omitempty"`
+	}
+	if err := yaml.Unmarshal(chartYAML, &base); err != nil {
+		return fmt.Errorf("cannot load Chart.yaml: %w", err)
+	}
+	switch base.APIVersion {
+	case chart.APIVersionV1, chart.APIVersionV2, "":
+		return nil
+	}
+	return fmt.Errorf("unsupported chart version %q", base.APIVersion)
 }
 
 // LoadFiles builds a chart from files in memory, as read from a chart
