@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -171,19 +170,24 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	text, err := res.Template(render.TemplateOptions{
+	to := render.TemplateOptions{
 		IncludeCRDs:    o.IncludeCRDs,
 		SkipTests:      o.SkipTests,
 		NoHooks:        o.NoHooks,
 		OutputDir:      o.OutputDir,
 		UseReleaseName: o.UseReleaseName,
 		ReleaseName:    o.ReleaseName,
-	})
-	if err != nil {
-		return err
 	}
 	if o.OutputDir != "" {
-		return o.printWritten(res)
+		paths, err := res.WriteFiles(to)
+		if err != nil {
+			return err
+		}
+		return o.printWritten(paths)
+	}
+	text, err := res.Template(to)
+	if err != nil {
+		return err
 	}
 	if len(o.ShowOnly) > 0 {
 		if text, err = render.ShowOnly(text, o.ShowOnly); err != nil {
@@ -195,32 +199,12 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 }
 
 // printWritten lists the files written to --output-dir as Helm does: a
-// "wrote <dir>/<file>" line per document in writing order (CRDs, manifests,
-// hooks), then the empty line of the (empty) manifest.
-func (o *TemplateOptions) printWritten(res *render.Result) error {
-	dir := o.OutputDir
-	if o.UseReleaseName {
-		dir = filepath.Join(o.OutputDir, o.ReleaseName)
-	}
+// "wrote <path>" line per document, then the empty line of the (empty)
+// manifest.
+func (o *TemplateOptions) printWritten(paths []string) error {
 	var b strings.Builder
-	wrote := func(dir, name string) {
-		// Helm joins with a separator, without cleaning the path.
-		fmt.Fprintf(&b, "wrote %s%c%s\n", dir, filepath.Separator, name)
-	}
-	if o.IncludeCRDs {
-		for _, crd := range res.CRDs {
-			wrote(o.OutputDir, crd.Filename)
-		}
-	}
-	for _, m := range res.Manifests {
-		wrote(dir, m.Name)
-	}
-	if !o.NoHooks {
-		for _, h := range res.Hooks {
-			if !(o.SkipTests && h.IsTest()) {
-				wrote(dir, h.Path)
-			}
-		}
+	for _, p := range paths {
+		fmt.Fprintf(&b, "wrote %s\n", p)
 	}
 	b.WriteString("\n")
 	_, err := io.WriteString(o.Out, b.String())

@@ -41,12 +41,8 @@ func (r *Result) ManifestText(includeCRDs bool) string {
 }
 
 // Template renders the output of `helm template`: the manifest, then the
-// hooks. With OutputDir set, files are written there and the returned text
-// lists nothing.
+// hooks. OutputDir is ignored: see WriteFiles.
 func (r *Result) Template(o TemplateOptions) (string, error) {
-	if o.OutputDir != "" {
-		return "", r.writeFiles(o)
-	}
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(r.ManifestText(o.IncludeCRDs)))
 	b.WriteString("\n")
@@ -61,19 +57,27 @@ func (r *Result) Template(o TemplateOptions) (string, error) {
 	return b.String(), nil
 }
 
-func (r *Result) writeFiles(o TemplateOptions) error {
+// WriteFiles writes each document under o.OutputDir as `helm template
+// --output-dir` does (CRDs, manifests, hooks; documents of one template
+// appended to one file) and returns the paths written, in order, joined as
+// Helm prints them.
+func (r *Result) WriteFiles(o TemplateOptions) ([]string, error) {
+	var paths []string
 	written := map[string]bool{}
 	write := func(dir, name, content string) error {
-		if err := writeToFile(dir, name, content, written[filepath.Join(dir, name)]); err != nil {
+		p := filepath.Join(dir, name)
+		if err := writeToFile(dir, name, content, written[p]); err != nil {
 			return err
 		}
-		written[filepath.Join(dir, name)] = true
+		written[p] = true
+		// Helm joins with a separator, without cleaning the path.
+		paths = append(paths, dir+string(filepath.Separator)+name)
 		return nil
 	}
 	if o.IncludeCRDs {
 		for _, crd := range r.CRDs {
 			if err := write(o.OutputDir, crd.Filename, string(crd.File.Data)); err != nil {
-				return err
+				return paths, err
 			}
 		}
 	}
@@ -83,7 +87,7 @@ func (r *Result) writeFiles(o TemplateOptions) error {
 	}
 	for _, m := range r.Manifests {
 		if err := write(dir, m.Name, m.Content); err != nil {
-			return err
+			return paths, err
 		}
 	}
 	if !o.NoHooks {
@@ -92,11 +96,11 @@ func (r *Result) writeFiles(o TemplateOptions) error {
 				continue
 			}
 			if err := write(dir, h.Path, h.Manifest); err != nil {
-				return err
+				return paths, err
 			}
 		}
 	}
-	return nil
+	return paths, nil
 }
 
 // writeToFile writes or appends one document as Helm does for --output-dir.
