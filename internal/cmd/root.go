@@ -32,6 +32,9 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
+		NewCmdLint(flags, streams),
+		NewCmdShow(streams),
+		NewCmdPackage(streams),
 		NewCmdVersion(streams),
 	)
 	return cmd

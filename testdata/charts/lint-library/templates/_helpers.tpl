@@ -1,0 +1,3 @@
+{{- define "lint-library.name" -}}
+{{ .Chart.Name }}
+{{- end }}
