@@ -51,10 +51,10 @@ var showCases = []showCase{
 }
 
 // TestShow runs each case and compares the output with
-// testdata/golden/show. With HELM set, `helm show` must print the same
+// testdata/golden/show (absolute paths replaced). With HELM set, `helm show` must print the same
 // byte for byte, and fail where we fail.
 func TestShow(t *testing.T) {
-	atRepoRoot(t)
+	root := atRepoRoot(t)
 	helm := helmBinary(t)
 	tmp := t.TempDir()
 	tgz, err := packager.PackageDir(showFull, tmp)
@@ -71,7 +71,8 @@ func TestShow(t *testing.T) {
 			if got.exit() != tc.wantExit {
 				t.Errorf("exit code %d, want %d; output:\n%s", got.exit(), tc.wantExit, got.text())
 			}
-			checkGolden(t, filepath.Join("testdata", "golden", "show", tc.name+".golden"), strings.ReplaceAll(got.text(), tmp, "$TMP"))
+			text := strings.ReplaceAll(got.text(), tmp, "$TMP")
+			checkGolden(t, filepath.Join("testdata", "golden", "show", tc.name+".golden"), strings.ReplaceAll(text, root, "$ROOT"))
 
 			if helm == "" {
 				return
