@@ -1,0 +1,148 @@
+package release
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Keys of the head ConfigMap's data.
+const (
+	HeadKeyRevision  = "revision"
+	HeadKeyDeployed  = "deployed"
+	HeadKeyStatus    = "status"
+	HeadKeyInventory = "inventory"
+	// HeadKeyLock holds the lock as JSON; absent when the release is unlocked.
+	HeadKeyLock = "lock"
+)
+
+// Keys of a revision record Secret's data.
+const (
+	// RecordKeyRelease is gzip(JSON of the Revision), or one part of it when
+	// the record is split.
+	RecordKeyRelease = "release"
+	// RecordKeyChunks is, in chunk 0 of a split record, the number of
+	// chunks (absent when there is one).
+	RecordKeyChunks = "chunks"
+	// RecordKeySHA256 is, in chunk 0 of a split record, the hex sha256 of
+	// the reassembled compressed record.
+	RecordKeySHA256 = "sha256"
+)
+
+// AnnotationUpdated is set on a revision record when its status moves: the
+// time of the move (RFC 3339). Without it, the record's creation time.
+const AnnotationUpdated = "kubectl-chart.io/updated"
+
+// MaxNameLength is the longest release name (as Helm's).
+const MaxNameLength = 53
+
+// checkName refuses release names that cannot name records.
+func checkName(name string) error {
+	if len(name) > MaxNameLength {
+		return fmt.Errorf("release name %q: longer than %d characters", name, MaxNameLength)
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("release name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// encodeRevision is the compressed record: gzip(JSON of r).
+func encodeRevision(r *Revision) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(r); err != nil {
+		return nil, fmt.Errorf("encode revision %d: %w", r.Revision, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress revision %d: %w", r.Revision, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeRevision reverses encodeRevision.
+func decodeRevision(blob []byte) (*Revision, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(blob))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	var r Revision
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return &r, nil
+}
+
+// splitChunks cuts b into parts of at most size bytes (one part when it
+// fits, also when empty).
+func splitChunks(b []byte, size int) [][]byte {
+	if len(b) <= size {
+		return [][]byte{b}
+	}
+	parts := make([][]byte, 0, (len(b)+size-1)/size)
+	for len(b) > 0 {
+		n := min(size, len(b))
+		parts = append(parts, b[:n:n])
+		b = b[n:]
+	}
+	return parts
+}
+
+// applySetGroupKinds is the contains-group-kinds annotation of an inventory,
+// as kubectl applyset writes it: the sorted, comma-separated GroupKinds,
+// Kind for the core group and Kind.group otherwise.
+func applySetGroupKinds(inv []ObjectRef) string {
+	seen := map[string]bool{}
+	var gks []string
+	for _, o := range inv {
+		gk := o.Kind
+		if o.Group != "" {
+			gk += "." + o.Group
+		}
+		if o.Kind == "" || seen[gk] {
+			continue
+		}
+		seen[gk] = true
+		gks = append(gks, gk)
+	}
+	slices.Sort(gks)
+	return strings.Join(gks, ",")
+}
+
+// applySetAdditionalNamespaces is the additional-namespaces annotation: the
+// sorted, comma-separated namespaces of the inventory's namespaced objects
+// other than the parent's (the release's).
+func applySetAdditionalNamespaces(inv []ObjectRef, namespace string) string {
+	seen := map[string]bool{}
+	var nss []string
+	for _, o := range inv {
+		if o.Namespace == "" || o.Namespace == namespace || seen[o.Namespace] {
+			continue
+		}
+		seen[o.Namespace] = true
+		nss = append(nss, o.Namespace)
+	}
+	slices.Sort(nss)
+	return strings.Join(nss, ",")
+}
+
+// copyHead is a deep copy of h (the stores never share memory with callers).
+func copyHead(h *Head) *Head {
+	c := *h
+	c.Inventory = slices.Clone(h.Inventory)
+	if h.Lock != nil {
+		l := *h.Lock
+		c.Lock = &l
+	}
+	return &c
+}
