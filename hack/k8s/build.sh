@@ -61,7 +61,7 @@ build_kubernetes() {
 	done
 	local tmp
 	tmp=$(mktemp -d "${out}/.build-XXXXXX")
-	trap 'rm -rf "$tmp"' RETURN
+	trap 'rm -rf "${tmp:-}"; trap - RETURN' RETURN
 	log "building kubernetes ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} into ${out}"
 	GOFLAGS="${GOFLAGS:-} -mod=mod" go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
 		go.etcd.io/etcd/server/v3 \
@@ -83,7 +83,7 @@ build_kwok() {
 	local out=$1
 	local tmp
 	tmp=$(mktemp -d "${out}/.build-XXXXXX")
-	trap 'rm -rf "$tmp"' RETURN
+	trap 'rm -rf "${tmp:-}"; trap - RETURN' RETURN
 	log "building kwok ${KWOK_VERSION} into ${out}"
 	(cd "$tmp" && GOFLAGS=-buildvcs=false GOBIN="$tmp" go install -trimpath \
 		-ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" \
