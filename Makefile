@@ -6,6 +6,8 @@
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make lint    gofmt -l (must list nothing) and go vet ./...
+#   make k8s-binaries   the test control plane (etcd, kube-apiserver, controllers, kubectl, kwok), see hack/k8s.mk
+#   make e2e-cluster    run that control plane with fake nodes for a person, until Ctrl-C
 #   make clean   remove bin/ (the cache in $(CACHE_DIR) stays)
 
 # ---------------------------------------------------------------------------
@@ -68,6 +70,12 @@ $(BIN_DIR)/chart-webhook: FORCE
 test: unit
 	@$(MAKE) --no-print-directory fuzz
 
+# Integration tests start a real control plane (internal/testcluster) from binaries that hack/k8s.mk builds
+# from the Go module proxy once per version set (cold: ~18 min; then nothing to do).
+unit: k8s-binaries
+unit: export KUBECTL_CHART_K8S_ASSETS = $(K8S_ASSETS)
+unit: export KUBEBUILDER_ASSETS = $(K8S_ASSETS)
+unit: export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT = 60s
 unit:
 	@set -e; \
 	if [ -n "$(KUBECTL_CHART_CORPUS)" ]; then export KUBECTL_CHART_CORPUS='$(KUBECTL_CHART_CORPUS)'; fi; \
