@@ -1,0 +1,133 @@
+package apply
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/render"
+)
+
+// DeleteOptions says how Delete removes objects.
+type DeleteOptions struct {
+	// Release and ReleaseNamespace, when set, protect objects that another
+	// release owns now (it adopted them): those are Skipped, not deleted.
+	Release, ReleaseNamespace string
+	// Concurrency bounds the parallel requests within a stage (default
+	// DefaultConcurrency).
+	Concurrency int
+	// DryRun asks the server to check the deletions and deletes nothing.
+	DryRun bool
+}
+
+// Delete deletes objects in the reverse of the install order: custom
+// resources (kinds Helm's order does not list) first, then Helm's uninstall
+// order (render.UninstallOrder), CRDs, and Namespaces last; in parallel
+// within a stage, with background propagation. Objects whose annotations ask
+// to be kept (kubectl-chart.io/resource-policy or helm.sh/resource-policy:
+// keep) are Kept; objects already gone count as Deleted. A failure does not
+// stop the other deletions; the error joins every failure.
+func (m *Manager) Delete(ctx context.Context, refs []release.ObjectRef, opts DeleteOptions) (*ChangeSet, error) {
+	cs := &ChangeSet{}
+	for _, stage := range deleteStages(refs) {
+		changes := make([]Change, len(stage))
+		forEach(ctx, len(stage), opts.Concurrency,
+			func(i int) { changes[i] = m.deleteOne(ctx, stage[i], opts) },
+			func(i int) { changes[i] = Change{Ref: stage[i], Action: Skipped} })
+		cs.Add(changes...)
+	}
+	if err := ctx.Err(); err != nil {
+		return cs, err
+	}
+	return cs, cs.Failed()
+}
+
+func (m *Manager) deleteOne(ctx context.Context, ref release.ObjectRef, opts DeleteOptions) Change {
+	fail := func(op string, err error) Change {
+		return Change{Ref: ref, Action: Failed, Err: &ObjectError{Ref: ref, Op: op, Err: err}}
+	}
+	mapping, err := m.mappingForRef(ref)
+	if err != nil {
+		// Without its kind (its CRD is gone) the object cannot exist.
+		if meta.IsNoMatchError(err) {
+			return Change{Ref: ref, Action: Deleted}
+		}
+		return fail("resolve kind", err)
+	}
+	ri := m.resource(mapping, ref.Namespace)
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Change{Ref: ref, Action: Deleted}
+	}
+	if err != nil {
+		return fail("get", err)
+	}
+	if ownership.Keep(live.GetAnnotations()) {
+		return Change{Ref: ref, Action: Kept, Object: live}
+	}
+	if opts.Release != "" {
+		labels := live.GetLabels()
+		if rel, ok := labels[ownership.LabelRelease]; ok &&
+			(rel != opts.Release || labels[ownership.LabelReleaseNamespace] != opts.ReleaseNamespace) {
+			return Change{Ref: ref, Action: Skipped, Object: live}
+		}
+	}
+	policy := metav1.DeletePropagationBackground
+	del := metav1.DeleteOptions{
+		PropagationPolicy: &policy,
+		// Delete what was read, not an object created since under the same name.
+		Preconditions: &metav1.Preconditions{UID: ptr(live.GetUID())},
+	}
+	if opts.DryRun {
+		del.DryRun = []string{metav1.DryRunAll}
+	}
+	err = ri.Delete(ctx, ref.Name, del)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fail("delete", err)
+	}
+	return Change{Ref: ref, Action: Deleted}
+}
+
+// deleteStages groups references into the stages Delete runs one after the
+// other (see Delete).
+func deleteStages(refs []release.ObjectRef) [][]release.ObjectRef {
+	rank := func(r release.ObjectRef) int {
+		switch {
+		case isNamespace(r.Group, r.Kind):
+			return 4
+		case isCRD(r.Group, r.Kind):
+			return 3
+		}
+		if _, known := indexOf(render.UninstallOrder, r.Kind); known {
+			return 2
+		}
+		return 1
+	}
+	return groupStages(refs, func(a, b release.ObjectRef) (less, same bool) {
+		ra, rb := rank(a), rank(b)
+		switch {
+		case ra != rb:
+			return ra < rb, false
+		case ra >= 3 || a.Kind == b.Kind:
+			return false, true
+		case ra == 1:
+			return b.Kind < a.Kind, false // the reverse of Apply's order by name
+		}
+		return render.UninstallOrder.Less(a.Kind, b.Kind), false
+	})
+}
+
+func indexOf(order render.KindSortOrder, kind string) (int, bool) {
+	for i, k := range order {
+		if k == kind {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func ptr[T any](v T) *T { return &v }
