@@ -2,10 +2,13 @@ package apply
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
@@ -22,6 +25,12 @@ type DeleteOptions struct {
 	Concurrency int
 	// DryRun asks the server to check the deletions and deletes nothing.
 	DryRun bool
+	// IgnoreKeep deletes objects even when they ask to be kept (hooks).
+	IgnoreKeep bool
+	// Wait waits until the deleted objects are gone (hooks re-created under
+	// the same name), for at most Timeout (default 5 minutes).
+	Wait    bool
+	Timeout time.Duration
 }
 
 // Delete deletes objects in the reverse of the install order: custom
@@ -43,7 +52,48 @@ func (m *Manager) Delete(ctx context.Context, refs []release.ObjectRef, opts Del
 	if err := ctx.Err(); err != nil {
 		return cs, err
 	}
-	return cs, cs.Failed()
+	if err := cs.Failed(); err != nil {
+		return cs, err
+	}
+	if opts.Wait && !opts.DryRun {
+		return cs, m.waitGone(ctx, cs, opts.Timeout)
+	}
+	return cs, nil
+}
+
+// waitGone polls until every deleted object of cs is gone.
+func (m *Manager) waitGone(ctx context.Context, cs *ChangeSet, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, c := range cs.Changes {
+		if c.Action != Deleted {
+			continue
+		}
+		for {
+			_, err := m.Get(ctx, c.Ref)
+			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: still there after %s: %w", c.Ref, timeout, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Get reads one object as the server has it.
+func (m *Manager) Get(ctx context.Context, ref release.ObjectRef) (*unstructured.Unstructured, error) {
+	mapping, err := m.mappingForRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	return m.resource(mapping, ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 }
 
 func (m *Manager) deleteOne(ctx context.Context, ref release.ObjectRef, opts DeleteOptions) Change {
@@ -66,7 +116,7 @@ func (m *Manager) deleteOne(ctx context.Context, ref release.ObjectRef, opts Del
 	if err != nil {
 		return fail("get", err)
 	}
-	if ownership.Keep(live.GetAnnotations()) {
+	if !opts.IgnoreKeep && ownership.Keep(live.GetAnnotations()) {
 		return Change{Ref: ref, Action: Kept, Object: live}
 	}
 	if opts.Release != "" {

@@ -32,10 +32,18 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
+		NewCmdInstall(flags, streams),
+		NewCmdUpgrade(flags, streams),
+		NewCmdRollback(flags, streams),
+		NewCmdUninstall(flags, streams),
 		NewCmdLint(flags, streams),
 		NewCmdShow(streams),
 		NewCmdPackage(streams),
 		NewCmdVersion(streams),
+		NewCmdList(flags, streams),
+		NewCmdHistory(flags, streams),
+		NewCmdGet(flags, streams),
+		NewCmdStatus(flags, streams),
 	)
 	return cmd
 }

@@ -183,6 +183,10 @@ func (e *Env) tryStartFull(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kwok stages: %w", err)
 	}
+	stages, err = withFailStage(stages)
+	if err != nil {
+		return err
+	}
 	stagesPath := filepath.Join(e.dir, "kwok", "stages.yaml")
 	if err := os.WriteFile(stagesPath, stages, 0o600); err != nil {
 		return err
@@ -334,4 +338,71 @@ func writeKubeconfig(path, host string, certs *pki) (string, error) {
 		return "", fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return path, nil
+}
+
+// FailAnnotation on a Job's pod template makes the fake kubelet fail its
+// pods (exit code 1) instead of completing them, so tests can make Jobs
+// (hooks) fail for real.
+const FailAnnotation = "testfail"
+
+// failStage is a kwok stage that fails Job pods annotated FailAnnotation.
+const failStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-fail
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '.metadata.annotations.` + FailAnnotation + `'
+      operator: 'In'
+      values:
+      - 'true'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range $index, $item := .spec.containers }}
+      - image: {{ $item.image | Quote }}
+        name: {{ $item.name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 1
+            finishedAt: {{ $now | Quote }}
+            reason: Error
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Failed
+`
+
+// withFailStage adds failStage to kwok's default stages and keeps the
+// default pod-complete stage off the pods it fails.
+func withFailStage(stages []byte) ([]byte, error) {
+	s := string(stages)
+	const anchor = "  name: pod-complete\n"
+	i := strings.Index(s, anchor)
+	if i < 0 {
+		return nil, fmt.Errorf("kwok stages: no pod-complete stage to adjust")
+	}
+	const exprs = "    matchExpressions:\n"
+	j := strings.Index(s[i:], exprs)
+	if j < 0 {
+		return nil, fmt.Errorf("kwok stages: pod-complete has no matchExpressions")
+	}
+	at := i + j + len(exprs)
+	exclude := "    - key: '.metadata.annotations." + FailAnnotation + "'\n      operator: 'DoesNotExist'\n"
+	s = s[:at] + exclude + s[at:]
+	return []byte(strings.TrimRight(s, "\n") + "\n" + failStage), nil
 }

@@ -83,11 +83,16 @@ type Revision struct {
 	Chart     ChartInfo `json:"chart"`
 	// Values are the values the user supplied (not the chart's defaults).
 	Values map[string]any `json:"values,omitempty"`
-	// Manifest is the rendered manifest with `# Source:` lines, CRDs of
-	// crds/ first.
+	// Manifest is the rendered manifest with `# Source:` lines (templates
+	// only).
 	Manifest string `json:"manifest"`
-	Hooks    []Hook `json:"hooks,omitempty"`
-	Notes    string `json:"notes,omitempty"`
+	// CRDs are the files of the chart's crds/ folders, with `# Source:`
+	// lines. Like Helm, they are shared (not labelled for the release, not
+	// in its inventory, never deleted), but unlike Helm they are applied on
+	// every upgrade.
+	CRDs  string `json:"crds,omitempty"`
+	Hooks []Hook `json:"hooks,omitempty"`
+	Notes string `json:"notes,omitempty"`
 	// Inventory is every object this revision applies (hooks excluded).
 	Inventory   []ObjectRef `json:"inventory"`
 	Description string      `json:"description,omitempty"`

@@ -30,12 +30,20 @@ type TemplateOptions struct {
 func (r *Result) ManifestText(includeCRDs bool) string {
 	var b strings.Builder
 	if includeCRDs {
-		for _, crd := range r.CRDs {
-			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", crd.Filename, string(crd.File.Data))
-		}
+		b.WriteString(r.CRDText())
 	}
 	for _, m := range r.Manifests {
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+	}
+	return b.String()
+}
+
+// CRDText is the crds/ files with `# Source:` lines, as `template
+// --include-crds` prints them before the manifest.
+func (r *Result) CRDText() string {
+	var b strings.Builder
+	for _, crd := range r.CRDs {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", crd.Filename, string(crd.File.Data))
 	}
 	return b.String()
 }

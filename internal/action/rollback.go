@@ -1,0 +1,190 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+)
+
+// RollbackOptions shape a rollback.
+type RollbackOptions struct {
+	Name      string
+	Namespace string
+	// Revision to roll back to; 0 means the one before the deployed one.
+	Revision       int
+	DryRun         string
+	Wait           bool
+	WaitForJobs    bool
+	Timeout        time.Duration
+	ForceConflicts bool
+	TakeOwnership  bool
+	HistoryMax     int
+	ForceUnlock    bool
+	NoHooks        bool
+	Description    string
+	Concurrency    int
+}
+
+// DefaultRollbackOptions are Helm's defaults.
+func DefaultRollbackOptions() RollbackOptions {
+	return RollbackOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: 16}
+}
+
+// Rollback re-applies an earlier revision's manifest as a new revision.
+func (c *Config) Rollback(ctx context.Context, o RollbackOptions) (*Result, error) {
+	if _, err := c.Store.Head(ctx, o.Namespace, o.Name); err != nil {
+		if errors.Is(err, release.ErrNotFound) {
+			return nil, fmt.Errorf("release %q in namespace %q: %w", o.Name, o.Namespace, ErrReleaseNotFound)
+		}
+		return nil, err
+	}
+	if o.DryRun != DryRunNone {
+		head, err := c.Store.Head(ctx, o.Namespace, o.Name)
+		if err != nil {
+			return nil, err
+		}
+		target, err := c.rollbackTarget(ctx, head, o.Revision)
+		if err != nil {
+			return nil, err
+		}
+		rev := rollbackRevision(target, head.Revision+1, o.Description, c.now())
+		return &Result{Revision: rev}, nil
+	}
+	head, err := c.Store.Acquire(ctx, o.Namespace, o.Name, "rollback", o.ForceUnlock)
+	if err != nil {
+		return nil, err
+	}
+	stop := func() error { return nil }
+	if c.KeepAlive != nil {
+		stop = c.KeepAlive(ctx, head)
+	}
+	res, opErr := c.rollbackLocked(ctx, o, head)
+	_ = stop()
+	if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil {
+		opErr = fmt.Errorf("releasing the lock: %w", relErr)
+	}
+	return res, opErr
+}
+
+func (c *Config) rollbackTarget(ctx context.Context, head *release.Head, revision int) (*release.Revision, error) {
+	if revision == 0 {
+		hist, err := c.Store.History(ctx, head.Namespace, head.Name)
+		if err != nil {
+			return nil, err
+		}
+		// The newest revision older than the deployed (or last) one.
+		current := head.Deployed
+		if current == 0 {
+			current = head.Revision
+		}
+		for i := len(hist) - 1; i >= 0; i-- {
+			if hist[i].Revision < current {
+				return hist[i], nil
+			}
+		}
+		return nil, fmt.Errorf("release %q has no revision to roll back to", head.Name)
+	}
+	rev, err := c.Store.Revision(ctx, head.Namespace, head.Name, revision)
+	if errors.Is(err, release.ErrNotFound) {
+		return nil, fmt.Errorf("release %q has no revision %d", head.Name, revision)
+	}
+	return rev, err
+}
+
+func rollbackRevision(target *release.Revision, revision int, description string, now time.Time) *release.Revision {
+	return &release.Revision{
+		Name:        target.Name,
+		Namespace:   target.Namespace,
+		Revision:    revision,
+		Status:      release.StatusPendingRollback,
+		Chart:       target.Chart,
+		Values:      target.Values,
+		Manifest:    target.Manifest,
+		CRDs:        target.CRDs,
+		Hooks:       target.Hooks,
+		Notes:       target.Notes,
+		Inventory:   target.Inventory,
+		Description: describe(description, fmt.Sprintf("Rollback to %d", target.Revision)),
+		Operation:   "rollback",
+		Started:     now,
+	}
+}
+
+func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *release.Head) (*Result, error) {
+	if err := c.recoverStale(ctx, head); err != nil {
+		return nil, err
+	}
+	target, err := c.rollbackTarget(ctx, head, o.Revision)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := c.previous(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	rev := rollbackRevision(target, head.Revision+1, o.Description, c.now())
+	res := &Result{Revision: rev}
+	if err := c.Store.CreateRevision(ctx, rev); err != nil {
+		return res, fmt.Errorf("recording revision %d: %w", rev.Revision, err)
+	}
+	head.Revision = rev.Revision
+	head.Status = rev.Status
+	head.Inventory = union(head.Inventory, rev.Inventory)
+	if err := c.Store.UpdateHead(ctx, head); err != nil {
+		return res, fmt.Errorf("updating release head: %w", err)
+	}
+	uo := UpgradeOptions{
+		Name: o.Name, Namespace: o.Namespace, Wait: o.Wait, WaitForJobs: o.WaitForJobs, Timeout: o.Timeout,
+		ForceConflicts: o.ForceConflicts, TakeOwnership: o.TakeOwnership, HistoryMax: o.HistoryMax,
+		NoHooks: o.NoHooks, Concurrency: o.Concurrency,
+	}
+	if err := c.deployRollback(ctx, uo, head, rev, res); err != nil {
+		return res, c.fail(ctx, head, rev, err)
+	}
+	return res, c.finish(ctx, uo, head, rev, prev)
+}
+
+// deployRollback is deploy with the rollback hooks.
+func (c *Config) deployRollback(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result) error {
+	ho := hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: o.Timeout, Concurrency: o.Concurrency}
+	if !o.NoHooks {
+		runs, err := c.runHooks(ctx, rev, "pre-rollback", ho)
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return err
+		}
+	}
+	changes, err := c.applyRevision(ctx, rev, c.applyOptions(o, false))
+	res.Changes = append(res.Changes, changes...)
+	if err != nil {
+		return err
+	}
+	if o.Wait || o.WaitForJobs {
+		if err := c.Applier.Wait(ctx, rev.Inventory, apply.WaitOptions{Timeout: o.Timeout, WaitForJobs: o.WaitForJobs}); err != nil {
+			return err
+		}
+	}
+	if !o.NoHooks {
+		runs, err := c.runHooks(ctx, rev, "post-rollback", ho)
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return err
+		}
+	}
+	stale, keptCRDs := deletable(minus(head.Inventory, rev.Inventory))
+	res.Changes = append(res.Changes, keptCRDs...)
+	if len(stale) > 0 {
+		cs, err := c.Applier.Delete(ctx, stale, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace})
+		if cs != nil {
+			res.Changes = append(res.Changes, cs.Changes...)
+		}
+		if err != nil {
+			return fmt.Errorf("pruning: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+)
+
+// UninstallOptions shape an uninstall.
+type UninstallOptions struct {
+	Name        string
+	Namespace   string
+	KeepHistory bool
+	NoHooks     bool
+	DryRun      bool
+	Wait        bool
+	Timeout     time.Duration
+	ForceUnlock bool
+	Description string
+}
+
+// UninstallResult is what an uninstall did.
+type UninstallResult struct {
+	Changes []apply.Change
+	Hooks   []HookRun
+	// Kept are objects left in place by their resource policy.
+	Kept []release.ObjectRef
+}
+
+// Uninstall deletes a release's objects and (unless KeepHistory) records.
+func (c *Config) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallResult, error) {
+	head, err := c.Store.Head(ctx, o.Namespace, o.Name)
+	if errors.Is(err, release.ErrNotFound) {
+		return nil, fmt.Errorf("release %q in namespace %q: %w", o.Name, o.Namespace, ErrReleaseNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.DryRun {
+		return &UninstallResult{}, nil
+	}
+	head, err = c.Store.Acquire(ctx, o.Namespace, o.Name, "uninstall", o.ForceUnlock)
+	if err != nil {
+		return nil, err
+	}
+	stop := func() error { return nil }
+	if c.KeepAlive != nil {
+		stop = c.KeepAlive(ctx, head)
+	}
+	res, opErr := c.uninstallLocked(ctx, o, head)
+	_ = stop()
+	if o.KeepHistory || opErr != nil {
+		if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil && !errors.Is(relErr, release.ErrNotFound) {
+			opErr = fmt.Errorf("releasing the lock: %w", relErr)
+		}
+	}
+	return res, opErr
+}
+
+// uninstallLocked runs with the lock held. Without KeepHistory it deletes
+// the records and the head last (the lock goes with it).
+func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *release.Head) (*UninstallResult, error) {
+	res := &UninstallResult{}
+	var current *release.Revision
+	if head.Revision > 0 {
+		r, err := c.Store.Revision(ctx, head.Namespace, head.Name, head.Revision)
+		if err != nil && !errors.Is(err, release.ErrNotFound) {
+			return res, err
+		}
+		current = r
+	}
+	ho := hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: o.Timeout, Concurrency: 16}
+	if current != nil && !o.NoHooks {
+		runs, err := c.runHooks(ctx, current, "pre-delete", ho)
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return res, err
+		}
+	}
+	head.Status = release.StatusUninstalling
+	if err := c.Store.UpdateHead(ctx, head); err != nil {
+		return res, fmt.Errorf("updating release head: %w", err)
+	}
+	refs, keptCRDs := deletable(head.Inventory)
+	cs, err := c.Applier.Delete(ctx, refs, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace, Wait: o.Wait, Timeout: o.Timeout})
+	if cs != nil {
+		res.Changes = append(keptCRDs, cs.Changes...)
+		for _, ch := range res.Changes {
+			if ch.Action == apply.Kept {
+				res.Kept = append(res.Kept, ch.Ref)
+			}
+		}
+	}
+	if err != nil {
+		head.Status = release.StatusFailed
+		_ = c.Store.UpdateHead(context.WithoutCancel(ctx), head)
+		return res, err
+	}
+	if current != nil && !o.NoHooks {
+		runs, err := c.runHooks(ctx, current, "post-delete", ho)
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return res, err
+		}
+	}
+	ctx = context.WithoutCancel(ctx)
+	if o.KeepHistory {
+		if current != nil {
+			if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, current.Revision, release.StatusUninstalled); err != nil {
+				return res, err
+			}
+		}
+		head.Status = release.StatusUninstalled
+		head.Deployed = 0
+		head.Inventory = nil
+		return res, c.Store.UpdateHead(ctx, head)
+	}
+	hist, err := c.Store.History(ctx, head.Namespace, head.Name)
+	if err != nil {
+		return res, err
+	}
+	var errs []error
+	for _, r := range hist {
+		if err := c.Store.DeleteRevision(ctx, head.Namespace, head.Name, r.Revision); err != nil && !errors.Is(err, release.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return res, errors.Join(errs...)
+	}
+	if err := c.Store.DeleteHead(ctx, head); err != nil && !errors.Is(err, release.ErrNotFound) {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,421 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/render"
+	"github.com/kubectl-chart/kubectl-chart/pkg/values"
+)
+
+// Dry-run modes.
+const (
+	DryRunNone   = ""
+	DryRunClient = "client"
+	DryRunServer = "server"
+)
+
+// UpgradeOptions shape install and upgrade.
+type UpgradeOptions struct {
+	Name      string
+	Namespace string
+	// Chart is the loaded chart; ChartSource where it came from.
+	Chart       *chart.Chart
+	ChartSource string
+	// Values are the user-supplied values (flags and files, merged).
+	Values map[string]any
+	// Install makes upgrade install a missing release (upgrade --install);
+	// InstallOnly refuses a release that has a deployed revision (install).
+	Install     bool
+	InstallOnly bool
+
+	ReuseValues          bool
+	ResetValues          bool
+	ResetThenReuseValues bool
+
+	// DryRun is "", "client" or "server".
+	DryRun      string
+	Wait        bool
+	WaitForJobs bool
+	Timeout     time.Duration
+	// Atomic undoes a failed operation: a failed install is uninstalled, a
+	// failed upgrade rolled back.
+	Atomic         bool
+	ForceConflicts bool
+	TakeOwnership  bool
+	HistoryMax     int
+	ForceUnlock    bool
+	NoHooks        bool
+	Description    string
+	SkipSchema     bool
+	Concurrency    int
+}
+
+// DefaultUpgradeOptions are Helm's defaults.
+func DefaultUpgradeOptions() UpgradeOptions {
+	return UpgradeOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: 16}
+}
+
+// Upgrade installs or upgrades a release.
+func (c *Config) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error) {
+	if err := validateName(o.Name); err != nil {
+		return nil, err
+	}
+	head, err := c.Store.Head(ctx, o.Namespace, o.Name)
+	switch {
+	case errors.Is(err, release.ErrNotFound):
+		if !o.Install && !o.InstallOnly {
+			return nil, fmt.Errorf("release %q in namespace %q: %w; use install or upgrade --install", o.Name, o.Namespace, ErrReleaseNotFound)
+		}
+		head = nil
+	case err != nil:
+		return nil, err
+	}
+	if o.InstallOnly && head != nil && head.Deployed > 0 {
+		return nil, fmt.Errorf("release %q in namespace %q: %w", o.Name, o.Namespace, ErrReleaseExists)
+	}
+
+	// Client dry-run: render only, no lock, no write.
+	if o.DryRun == DryRunClient {
+		return c.renderOnly(ctx, o, head)
+	}
+
+	op := "upgrade"
+	if head == nil || head.Deployed == 0 {
+		op = "install"
+	}
+	if o.DryRun == DryRunServer {
+		return c.upgradeDryRunServer(ctx, o, head, op)
+	}
+
+	head, err = c.Store.Acquire(ctx, o.Namespace, o.Name, op, o.ForceUnlock)
+	if err != nil {
+		return nil, err
+	}
+	stop := func() error { return nil }
+	if c.KeepAlive != nil {
+		stop = c.KeepAlive(ctx, head)
+	}
+	res, opErr := c.upgradeLocked(ctx, o, head, op)
+	_ = stop()
+	// After an --atomic uninstall the head (and its lock) is gone.
+	if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil && !errors.Is(relErr, release.ErrNotFound) {
+		opErr = fmt.Errorf("releasing the lock: %w", relErr)
+	}
+	return res, opErr
+}
+
+// previous is the deployed revision, or nil.
+func (c *Config) previous(ctx context.Context, head *release.Head) (*release.Revision, error) {
+	if head == nil || head.Deployed == 0 {
+		return nil, nil
+	}
+	return c.Store.Revision(ctx, head.Namespace, head.Name, head.Deployed)
+}
+
+// effectiveValues applies --reuse-values and friends.
+func effectiveValues(o UpgradeOptions, prev *release.Revision) map[string]any {
+	newVals := o.Values
+	if newVals == nil {
+		newVals = map[string]any{}
+	}
+	if prev == nil || o.ResetValues {
+		return newVals
+	}
+	if o.ReuseValues || o.ResetThenReuseValues {
+		return render.CoalesceTables(values.DeepCopy(newVals), values.DeepCopy(prev.Values), func(string, ...any) {})
+	}
+	if len(newVals) == 0 && len(prev.Values) > 0 {
+		return values.DeepCopy(prev.Values)
+	}
+	return newVals
+}
+
+// rendered is a chart rendered for a revision.
+type rendered struct {
+	result   *render.Result
+	objs     []*unstructured.Unstructured
+	manifest string
+	crds     string
+	hooks    []release.Hook
+	values   map[string]any
+}
+
+func (c *Config) renderRevision(ctx context.Context, o UpgradeOptions, prev *release.Revision, revision int, op string) (*rendered, error) {
+	vals := effectiveValues(o, prev)
+	ro := render.DefaultOptions()
+	ro.ReleaseName, ro.Namespace, ro.Revision = o.Name, o.Namespace, revision
+	ro.IsUpgrade = op == "upgrade"
+	ro.Capabilities = c.Capabilities
+	ro.Lookup = c.Lookup
+	ro.SkipSchemaValidation = o.SkipSchema
+	res, err := render.Render(ctx, o.Chart, values.DeepCopy(vals), ro)
+	if err != nil {
+		return nil, err
+	}
+	manifest, crds := res.ManifestText(false), res.CRDText()
+	_, objs, err := c.decodeRevision(crds, manifest, o.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return &rendered{result: res, objs: objs, manifest: manifest, crds: crds, hooks: hooksOf(res.Hooks), values: vals}, nil
+}
+
+func (c *Config) renderOnly(ctx context.Context, o UpgradeOptions, head *release.Head) (*Result, error) {
+	prev, err := c.previous(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	revision, op := 1, "install"
+	if head != nil {
+		revision = head.Revision + 1
+		if head.Deployed > 0 {
+			op = "upgrade"
+		}
+	}
+	r, err := c.renderRevision(ctx, o, prev, revision, op)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Revision: c.newRevision(o, r, revision, op)}, nil
+}
+
+func (c *Config) upgradeDryRunServer(ctx context.Context, o UpgradeOptions, head *release.Head, op string) (*Result, error) {
+	res, err := c.renderOnly(ctx, o, head)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.applyRevision(ctx, res.Revision, c.applyOptions(o, true))
+	res.Changes = changes
+	return res, err
+}
+
+// applyRevision applies a revision's CRDs (shared: unlabelled, adopted,
+// established before the rest), then its objects.
+func (c *Config) applyRevision(ctx context.Context, rev *release.Revision, opts apply.Options) ([]apply.Change, error) {
+	var changes []apply.Change
+	crds, objs, err := c.decodeRevision(rev.CRDs, rev.Manifest, rev.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if len(crds) > 0 {
+		shared := opts
+		shared.Release, shared.ReleaseNamespace, shared.TakeOwnership = "", "", true
+		cs, err := c.Applier.Apply(ctx, crds, shared)
+		if cs != nil {
+			changes = append(changes, cs.Changes...)
+		}
+		if err != nil {
+			return changes, err
+		}
+	}
+	cs, err := c.Applier.Apply(ctx, objs, opts)
+	if cs != nil {
+		changes = append(changes, cs.Changes...)
+	}
+	return changes, err
+}
+
+// decodeRevision decodes a revision's CRDs and objects. They are decoded
+// together so that custom resources of the chart's own CRDs resolve before
+// those CRDs exist on the cluster.
+func (c *Config) decodeRevision(crdText, manifest, namespace string) (crds, objs []*unstructured.Unstructured, err error) {
+	if strings.TrimSpace(crdText) != "" {
+		if crds, err = c.Applier.Decode(crdText, namespace); err != nil {
+			return nil, nil, fmt.Errorf("crds: %w", err)
+		}
+	}
+	all, err := c.Applier.Decode(crdText+manifest, namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	return crds, all[len(crds):], nil
+}
+
+func (c *Config) applyOptions(o UpgradeOptions, dryRun bool) apply.Options {
+	return apply.Options{
+		Release:          o.Name,
+		ReleaseNamespace: o.Namespace,
+		Force:            o.ForceConflicts,
+		TakeOwnership:    o.TakeOwnership,
+		Concurrency:      o.Concurrency,
+		DryRun:           dryRun,
+	}
+}
+
+func (c *Config) newRevision(o UpgradeOptions, r *rendered, revision int, op string) *release.Revision {
+	status := release.StatusPendingUpgrade
+	desc := "Upgrade complete"
+	if op == "install" {
+		status, desc = release.StatusPendingInstall, "Install complete"
+	}
+	return &release.Revision{
+		Name:        o.Name,
+		Namespace:   o.Namespace,
+		Revision:    revision,
+		Status:      status,
+		Chart:       chartInfo(o.Chart, o.ChartSource),
+		Values:      r.values,
+		Manifest:    r.manifest,
+		CRDs:        r.crds,
+		Hooks:       r.hooks,
+		Notes:       r.result.Notes,
+		Inventory:   refsOf(r.objs),
+		Description: describe(o.Description, desc),
+		Operation:   op,
+		Started:     c.now(),
+	}
+}
+
+func chartInfo(ch *chart.Chart, source string) release.ChartInfo {
+	if ch == nil || ch.Metadata == nil {
+		return release.ChartInfo{Source: source}
+	}
+	return release.ChartInfo{Name: ch.Metadata.Name, Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, Source: source}
+}
+
+// upgradeLocked runs the operation with the lock held.
+func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *release.Head, op string) (*Result, error) {
+	if err := c.recoverStale(ctx, head); err != nil {
+		return nil, err
+	}
+	prev, err := c.previous(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	revision := head.Revision + 1
+	r, err := c.renderRevision(ctx, o, prev, revision, op)
+	if err != nil {
+		return nil, err
+	}
+	rev := c.newRevision(o, r, revision, op)
+	res := &Result{Revision: rev}
+
+	// The record first, then the union inventory: from here on, every object
+	// written is named by the head.
+	if err := c.Store.CreateRevision(ctx, rev); err != nil {
+		return res, fmt.Errorf("recording revision %d: %w", revision, err)
+	}
+	head.Revision = revision
+	head.Status = rev.Status
+	head.Inventory = union(head.Inventory, rev.Inventory)
+	if err := c.Store.UpdateHead(ctx, head); err != nil {
+		return res, fmt.Errorf("updating release head: %w", err)
+	}
+
+	opErr := c.deploy(ctx, o, head, rev, res, prev)
+	if opErr == nil {
+		return res, c.finish(ctx, o, head, rev, prev)
+	}
+
+	// Failed: record it, then undo if asked.
+	failErr := c.fail(ctx, head, rev, opErr)
+	if !o.Atomic {
+		return res, failErr
+	}
+	if op == "install" {
+		_, uerr := c.uninstallLocked(ctx, UninstallOptions{Name: o.Name, Namespace: o.Namespace, Timeout: o.Timeout}, head)
+		res.RolledBack = "uninstalled"
+		if uerr != nil {
+			return res, errors.Join(failErr, fmt.Errorf("--atomic uninstall failed: %w", uerr))
+		}
+		return res, fmt.Errorf("%w; the release was uninstalled (--atomic)", failErr)
+	}
+	rb, rerr := c.rollbackLocked(ctx, RollbackOptions{Name: o.Name, Namespace: o.Namespace, Revision: prev.Revision, Wait: o.Wait, WaitForJobs: o.WaitForJobs, Timeout: o.Timeout, ForceConflicts: true, HistoryMax: o.HistoryMax, Concurrency: o.Concurrency}, head)
+	if rerr != nil {
+		return res, errors.Join(failErr, fmt.Errorf("--atomic rollback failed: %w", rerr))
+	}
+	res.RolledBack = fmt.Sprintf("rolled back to revision %d (as revision %d)", prev.Revision, rb.Revision.Revision)
+	return res, fmt.Errorf("%w; rolled back to revision %d (--atomic)", failErr, prev.Revision)
+}
+
+// deploy runs hooks, applies, waits and prunes.
+func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result, prev *release.Revision) error {
+	pre, post := "pre-upgrade", "post-upgrade"
+	if rev.Operation == "install" {
+		pre, post = "pre-install", "post-install"
+	}
+	timeout := o.Timeout
+	if !o.NoHooks {
+		runs, err := c.runHooks(ctx, rev, pre, hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: timeout, Concurrency: o.Concurrency})
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return err
+		}
+	}
+	changes, err := c.applyRevision(ctx, rev, c.applyOptions(o, false))
+	res.Changes = append(res.Changes, changes...)
+	if err != nil {
+		return err
+	}
+	if o.Wait || o.WaitForJobs {
+		if err := c.Applier.Wait(ctx, rev.Inventory, apply.WaitOptions{Timeout: timeout, WaitForJobs: o.WaitForJobs}); err != nil {
+			return err
+		}
+	}
+	if !o.NoHooks {
+		runs, err := c.runHooks(ctx, rev, post, hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: timeout, Concurrency: o.Concurrency})
+		res.Hooks = append(res.Hooks, runs...)
+		if err != nil {
+			return err
+		}
+	}
+	// Prune what the release owned and no longer renders.
+	stale, keptCRDs := deletable(minus(head.Inventory, rev.Inventory))
+	res.Changes = append(res.Changes, keptCRDs...)
+	if len(stale) > 0 {
+		cs, err := c.Applier.Delete(ctx, stale, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace})
+		if cs != nil {
+			res.Changes = append(res.Changes, cs.Changes...)
+		}
+		if err != nil {
+			return fmt.Errorf("pruning: %w", err)
+		}
+	}
+	return nil
+}
+
+// finish records success: statuses, head, history bound.
+func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, prev *release.Revision) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, rev.Revision, release.StatusDeployed); err != nil {
+		return fmt.Errorf("recording revision %d deployed: %w", rev.Revision, err)
+	}
+	rev.Status = release.StatusDeployed
+	if prev != nil && prev.Revision != rev.Revision {
+		if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, prev.Revision, release.StatusSuperseded); err != nil && !errors.Is(err, release.ErrNotFound) {
+			return fmt.Errorf("recording revision %d superseded: %w", prev.Revision, err)
+		}
+	}
+	head.Deployed = rev.Revision
+	head.Status = release.StatusDeployed
+	head.Inventory = rev.Inventory
+	if err := c.Store.UpdateHead(ctx, head); err != nil {
+		return fmt.Errorf("updating release head: %w", err)
+	}
+	return c.pruneHistory(ctx, head, o.HistoryMax)
+}
+
+// fail records a failed revision; the head keeps the union inventory.
+func (c *Config) fail(ctx context.Context, head *release.Head, rev *release.Revision, opErr error) error {
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	errs = append(errs, opErr)
+	if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, rev.Revision, release.StatusFailed); err != nil {
+		errs = append(errs, fmt.Errorf("recording revision %d failed: %w", rev.Revision, err))
+	}
+	rev.Status = release.StatusFailed
+	head.Status = release.StatusFailed
+	if err := c.Store.UpdateHead(ctx, head); err != nil {
+		errs = append(errs, fmt.Errorf("updating release head: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,79 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/action"
+)
+
+// UninstallOptions are the options of `kubectl chart uninstall`.
+type UninstallOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	action      action.UninstallOptions
+	names       []string
+	genericiooptions.IOStreams
+}
+
+// NewCmdUninstall builds `kubectl chart uninstall`.
+func NewCmdUninstall(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &UninstallOptions{configFlags: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "uninstall NAME...",
+		Aliases: []string{"delete", "un"},
+		Short:   "Uninstall releases",
+		Long: `Delete every object a release owns, in reverse install order (objects
+annotated with a keep resource policy stay), run its delete hooks, and remove
+its records (unless --keep-history).`,
+		Example: "  kubectl chart uninstall my-app --keep-history",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.names = args
+			ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return err
+			}
+			o.action.Namespace = ns
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	a := &o.action
+	fs.BoolVar(&a.KeepHistory, "keep-history", false, "keep the release records (status uninstalled)")
+	fs.BoolVar(&a.NoHooks, "no-hooks", false, "do not run hooks")
+	fs.BoolVar(&a.DryRun, "dry-run", false, "simulate an uninstall")
+	fs.BoolVar(&a.Wait, "wait", false, "wait until every object is gone")
+	fs.DurationVar(&a.Timeout, "timeout", 5*time.Minute, "time to wait for any individual Kubernetes operation")
+	fs.BoolVar(&a.ForceUnlock, "force-unlock", false, "take the release lock even if another operation holds it")
+	return cmd
+}
+
+// Run uninstalls each release.
+func (o *UninstallOptions) Run(ctx context.Context) error {
+	c, err := newClients(o.configFlags)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.actionConfig(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range o.names {
+		a := o.action
+		a.Name = name
+		res, err := cfg.Uninstall(ctx, a)
+		if err != nil {
+			return err
+		}
+		for _, k := range res.Kept {
+			fmt.Fprintf(o.Out, "kept %s (resource policy keep)\n", k)
+		}
+		fmt.Fprintf(o.Out, "release %q uninstalled\n", name)
+	}
+	return nil
+}
