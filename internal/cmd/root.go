@@ -40,6 +40,10 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdShow(streams),
 		NewCmdPackage(streams),
 		NewCmdVersion(streams),
+		NewCmdList(flags, streams),
+		NewCmdHistory(flags, streams),
+		NewCmdGet(flags, streams),
+		NewCmdStatus(flags, streams),
 	)
 	return cmd
 }

@@ -1,0 +1,215 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/releaseview"
+	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+)
+
+const statusLong = `Show the status of a release:
+
+- its name, namespace, status, revision, when it was deployed and by whom
+  (APPLIED BY: the user the ownership webhook stamped on the revision record);
+- the lock, when an operation holds it: who, what, since when, until when;
+- whether the ownership webhook (chart-webhook) is installed and enforcing:
+  without it nothing blocks writes from other tools to what the release owns;
+- every object the release owns, with its live status as kstatus computes it
+  (Current, InProgress, Failed, Terminating, Unknown), or "missing";
+- the last writes the webhook blocked or let through by break-glass (Events on
+  the release head);
+- the chart's notes.
+
+With --revision, the facts and objects of that revision are shown; the objects'
+status is always their live one.`
+
+const statusExample = `  # Status of release web
+  kubectl chart status web
+
+  # The same as JSON
+  kubectl chart status web -o json`
+
+// statusConcurrency bounds the parallel reads of owned objects.
+const statusConcurrency = 16
+
+// StatusOptions are the options of `kubectl chart status`.
+type StatusOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	// Name is the release.
+	Name string
+	// Revision is the revision to show; 0 for the last one.
+	Revision int
+	// Output is table, json or yaml.
+	Output releaseview.Format
+	// Namespace is the release namespace; set by Complete.
+	Namespace string
+
+	genericiooptions.IOStreams
+}
+
+// NewCmdStatus builds `kubectl chart status`.
+func NewCmdStatus(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &StatusOptions{configFlags: f, IOStreams: streams, Output: releaseview.FormatTable}
+	cmd := &cobra.Command{
+		Use:     "status RELEASE_NAME",
+		Short:   "Display the status of the named release",
+		Long:    statusLong,
+		Example: statusExample,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&o.Revision, "revision", 0, "if set, display the status of the named release with revision")
+	fs.VarP(&o.Output, "output", "o", releaseview.FormatUsage())
+	return cmd
+}
+
+// Complete reads the release name and the namespace.
+func (o *StatusOptions) Complete(args []string) error {
+	o.Name = args[0]
+	ns, err := readNamespace(o.configFlags)
+	o.Namespace = ns
+	return err
+}
+
+// Validate checks the release name and --revision.
+func (o *StatusOptions) Validate() error {
+	if err := validateReleaseName(o.Name); err != nil {
+		return err
+	}
+	if o.Revision < 0 {
+		return fmt.Errorf("invalid --revision %d: revisions start at 1", o.Revision)
+	}
+	return nil
+}
+
+// Run reads the release, its objects, the webhook configuration and the
+// head's Events, and prints the status. What cannot be read beyond the
+// release records is shown as unknown and warned about on stderr.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	c, err := newReadClients(o.configFlags)
+	if err != nil {
+		return err
+	}
+	head, err := c.store.Head(ctx, o.Namespace, o.Name)
+	if errors.Is(err, release.ErrNotFound) {
+		return &releaseview.NotFoundError{Name: o.Name, Namespace: o.Namespace}
+	}
+	if err != nil {
+		return err
+	}
+	var rev *release.Revision
+	if n := o.Revision; n > 0 || head.Revision > 0 {
+		if n == 0 {
+			n = head.Revision
+		}
+		if _, rev, err = readRevision(ctx, c.store, o.Namespace, o.Name, n); err != nil {
+			return err
+		}
+	}
+	view := releaseview.NewStatusView(head, rev, time.Now())
+
+	var wg sync.WaitGroup
+	var objErr, eventsErr error
+	wg.Go(func() {
+		view.Resources, objErr = o.objectStatuses(ctx, c, releaseview.Inventory(head, rev))
+	})
+	wg.Go(func() {
+		cfg, err := c.clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, releaseview.WebhookConfigurationName, metav1.GetOptions{})
+		view.Webhook = releaseview.WebhookStateOf(cfg, err)
+	})
+	wg.Go(func() {
+		sel := fields.Set{"involvedObject.kind": "ConfigMap", "involvedObject.name": ownership.HeadName(o.Name)}.String()
+		list, err := c.clientset.CoreV1().Events(o.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+		if err != nil {
+			eventsErr = fmt.Errorf("events of ConfigMap/%s/%s: %w", o.Namespace, ownership.HeadName(o.Name), err)
+			return
+		}
+		view.Events = releaseview.OwnershipEvents(list.Items, releaseview.MaxOwnershipEvents)
+	})
+	wg.Wait()
+	for _, err := range []error{objErr, eventsErr} {
+		if err != nil {
+			fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
+		}
+	}
+	return writeFormatted(o.Out, o.Output, view, view.Text(time.Local))
+}
+
+// objectStatuses reads every object of refs, a few at a time, and computes
+// its kstatus status, in the order of refs. Objects that cannot be read are
+// Unknown, with the reason as message; the error is for a failure that
+// concerns them all (no discovery).
+func (o *StatusOptions) objectStatuses(ctx context.Context, c *readClients, refs []release.ObjectRef) ([]releaseview.ObjectStatus, error) {
+	out := make([]releaseview.ObjectStatus, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	unknown := func(err error) ([]releaseview.ObjectStatus, error) {
+		for i, ref := range refs {
+			out[i] = releaseview.ObjectStatusOf(ref, nil, err)
+		}
+		return out, err
+	}
+	mapper, err := o.configFlags.ToRESTMapper()
+	if err != nil {
+		return unknown(fmt.Errorf("discovery: %w", err))
+	}
+	dyn, err := dynamic.NewForConfig(c.config)
+	if err != nil {
+		return unknown(fmt.Errorf("dynamic client: %w", err))
+	}
+	sem := make(chan struct{}, statusConcurrency)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i] = objectStatus(ctx, mapper, dyn, ref)
+		})
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// objectStatus reads one object and computes its status.
+func objectStatus(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, ref release.ObjectRef) releaseview.ObjectStatus {
+	var versions []string
+	if ref.Version != "" {
+		versions = []string{ref.Version}
+	}
+	mapping, err := mapper.RESTMapping(schema.GroupKind{Group: ref.Group, Kind: ref.Kind}, versions...)
+	if err != nil {
+		return releaseview.ObjectStatusOf(ref, nil, fmt.Errorf("kind not served by the cluster: %w", err))
+	}
+	var client dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		client = dyn.Resource(mapping.Resource).Namespace(ref.Namespace)
+	}
+	obj, err := client.Get(ctx, ref.Name, metav1.GetOptions{})
+	return releaseview.ObjectStatusOf(ref, obj, err)
+}
