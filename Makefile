@@ -6,6 +6,7 @@
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make lint    gofmt -l (must list nothing) and go vet ./...
+#   make demo    local control plane + install/upgrade/status/history/rollback of an example chart
 #   make k8s-binaries   the test control plane (etcd, kube-apiserver, controllers, kubectl, kwok), see hack/k8s.mk
 #   make e2e-cluster    run that control plane with fake nodes for a person, until Ctrl-C
 #   make clean   remove bin/ (the cache in $(CACHE_DIR) stays)
@@ -50,7 +51,7 @@ WEBHOOK_MAIN := $(if $(filter-out %_test.go,$(wildcard cmd/webhook/*.go)),$(shel
 BINARIES     := $(BIN_DIR)/kubectl-chart $(if $(WEBHOOK_MAIN),$(BIN_DIR)/chart-webhook)
 
 .DEFAULT_GOAL := build
-.PHONY: build test unit fuzz helm bench lint clean FORCE
+.PHONY: build test unit fuzz helm bench lint clean demo FORCE
 
 # ---------------------------------------------------------------------------
 # Build. Always handed to go build, whose cache knows better than make what is stale.
@@ -115,6 +116,15 @@ BENCH_FLAGS  ?=
 bench: build helm
 	$(GO) run ./hack/bench -ours '$(BIN_DIR)/kubectl-chart' -helm '$(HELM_BIN)' \
 		$(if $(KUBECTL_CHART_CORPUS),-corpus '$(KUBECTL_CHART_CORPUS)') $(BENCH_FLAGS)
+
+# ---------------------------------------------------------------------------
+# The demo: local control plane, then install/upgrade/status/history/rollback of testdata/charts/demo-app.
+# ---------------------------------------------------------------------------
+DEMO_CLUSTER_BIN := $(CACHE_DIR)/demo/e2e-cluster
+
+demo: build k8s-binaries
+	$(GO) build -o '$(DEMO_CLUSTER_BIN)' ./hack/e2e-cluster
+	KUBECTL_CHART_K8S_ASSETS='$(K8S_ASSETS)' hack/demo.sh '$(DEMO_CLUSTER_BIN)' '$(K8S_ASSETS)'
 
 # ---------------------------------------------------------------------------
 # Lint.
