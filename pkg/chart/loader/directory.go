@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/ignore"
@@ -41,6 +43,9 @@ func (l *Loader) LoadDir(dir string) (*chart.Chart, error) {
 	if err := w.walkRoot(topdir); err != nil {
 		return c, err
 	}
+	if err := w.readQueued(); err != nil {
+		return c, err
+	}
 	return l.loadFiles(w.files, w.budget)
 }
 
@@ -53,6 +58,9 @@ type dirWalker struct {
 	// root is the chart directory with every symbolic link resolved.
 	root  string
 	files []*BufferedFile
+	// queue holds the files to read, in walk order; queuedBytes their sizes.
+	queue       []queued
+	queuedBytes int64
 }
 
 func (w *dirWalker) walkRoot(topdir string) error {
@@ -142,7 +150,8 @@ func (w *dirWalker) walkDir(abs, rel string, reals []string) error {
 	return nil
 }
 
-// readFile reads the file at p, named n within the chart, unless ignored.
+// readFile queues the file at p, named n within the chart, unless ignored.
+// Files are read by readQueued once the walk is over.
 func (w *dirWalker) readFile(p, n string, fi fs.FileInfo) error {
 	if w.rules.Ignore(n, fi) {
 		return nil
@@ -151,27 +160,69 @@ func (w *dirWalker) readFile(p, n string, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("cannot load irregular file %s as it has file mode type bits set", p)
 	}
+	// The count and sizes seen so far must fit the budget before anything
+	// is read.
+	if len(w.queue) >= w.budget.opts.MaxFiles {
+		return fmt.Errorf("error reading %s: chart has more than %d files", n, w.budget.opts.MaxFiles)
+	}
+	w.queuedBytes += fi.Size()
+	if err := w.budget.check(w.queuedBytes); err != nil {
+		return fmt.Errorf("error reading %s: %w", n, err)
+	}
 	if err := w.budget.check(fi.Size()); err != nil {
 		return fmt.Errorf("error reading %s: %w", n, err)
 	}
+	w.queue = append(w.queue, queued{path: p, name: n, info: fi})
+	return nil
+}
+
+type queued struct {
+	path, name string
+	info       fs.FileInfo
+}
+
+// readQueued reads the queued files in parallel (a chart has hundreds of
+// small files: the system calls dominate), then charges them to the budget
+// and reports the first error in walk order.
+func (w *dirWalker) readQueued() error {
+	datas := make([][]byte, len(w.queue))
+	errs := make([]error, len(w.queue))
+	// Each read is bounded by what the budget has left: the file may have
+	// grown since it was listed; growth past the bound is seen below.
+	limit := w.budget.left() + 1
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(4, len(w.queue)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(w.queue) {
+					return
+				}
+				datas[i], errs[i] = readFileLimited(w.queue[i].path, w.queue[i].info.Size(), limit)
+			}
+		})
+	}
+	wg.Wait()
+	for i, q := range w.queue {
+		if errs[i] != nil {
+			return fmt.Errorf("error reading %s: %w", q.name, errs[i])
+		}
+		if err := w.budget.charge(int64(len(datas[i]))); err != nil {
+			return fmt.Errorf("error reading %s: %w", q.name, err)
+		}
+		w.files = append(w.files, &BufferedFile{Name: q.name, ModTime: q.info.ModTime(), Data: bytes.TrimPrefix(datas[i], utf8bom)})
+	}
+	return nil
+}
+
+func readFileLimited(p string, size, limit int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return fmt.Errorf("error reading %s: %w", n, err)
+		return nil, err
 	}
 	defer f.Close()
-	// The file may have grown since Lstat: read one byte more than what is
-	// left at most, so that memory stays bounded and growth past the bound
-	// is seen.
-	data, err := readSized(io.LimitReader(f, w.budget.left()+1), fi.Size())
-	if err != nil {
-		return fmt.Errorf("error reading %s: %w", n, err)
-	}
-	if err := w.budget.charge(int64(len(data))); err != nil {
-		return fmt.Errorf("error reading %s: %w", n, err)
-	}
-	data = bytes.TrimPrefix(data, utf8bom)
-	w.files = append(w.files, &BufferedFile{Name: n, ModTime: fi.ModTime(), Data: data})
-	return nil
+	return readSized(io.LimitReader(f, limit), size)
 }
 
 // readSized reads r to the end into a buffer sized for the expected size
