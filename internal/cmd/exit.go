@@ -3,10 +3,12 @@ package cmd
 import "errors"
 
 // exitError carries an exit code other than 1 (diff: 1 means changes, 2 an
-// error).
+// error). A silent one has been reported already (diff printed the
+// changes): main prints no error line for it.
 type exitError struct {
-	code int
-	err  error
+	code   int
+	err    error
+	silent bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -19,4 +21,11 @@ func ExitCode(err error) int {
 		return ee.code
 	}
 	return 1
+}
+
+// Silent says that err only carries an exit code: the command has said
+// everything already, and main prints nothing more.
+func Silent(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.silent
 }

@@ -44,6 +44,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdHistory(flags, streams),
 		NewCmdGet(flags, streams),
 		NewCmdStatus(flags, streams),
+		NewCmdDiff(flags, streams),
 	)
 	return cmd
 }
