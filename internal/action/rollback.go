@@ -131,6 +131,7 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 	if err := c.Store.CreateRevision(ctx, rev); err != nil {
 		return res, fmt.Errorf("recording revision %d: %w", rev.Revision, err)
 	}
+	owned := head.Inventory
 	head.Revision = rev.Revision
 	head.Status = rev.Status
 	head.Inventory = union(head.Inventory, rev.Inventory)
@@ -143,6 +144,7 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 		NoHooks: o.NoHooks, Concurrency: o.Concurrency,
 	}
 	if err := c.deployRollback(ctx, uo, head, rev, res); err != nil {
+		head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
 		return res, c.fail(ctx, head, rev, err)
 	}
 	return res, c.finish(ctx, uo, head, rev, prev)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
@@ -216,12 +217,44 @@ func (c *Config) applyRevision(ctx context.Context, rev *release.Revision, opts 
 		if err != nil {
 			return changes, err
 		}
+		if opts.DryRun {
+			var unchecked []apply.Change
+			objs, unchecked = withoutNewKinds(objs, cs)
+			changes = append(changes, unchecked...)
+		}
 	}
 	cs, err := c.Applier.Apply(ctx, objs, opts)
 	if cs != nil {
 		changes = append(changes, cs.Changes...)
 	}
 	return changes, err
+}
+
+// withoutNewKinds takes out of objs the custom resources of the CRDs a dry
+// run reported it would create: the server does not serve their kind yet,
+// so it cannot check them (the apply engine does the same for CRDs applied
+// with the objects). They are reported created without asking the server.
+func withoutNewKinds(objs []*unstructured.Unstructured, crds *apply.ChangeSet) (rest []*unstructured.Unstructured, unchecked []apply.Change) {
+	newKinds := map[schema.GroupKind]bool{}
+	for _, ch := range crds.Changes {
+		if ch.Action != apply.Created || ch.Object == nil {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(ch.Object.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(ch.Object.Object, "spec", "names", "kind")
+		newKinds[schema.GroupKind{Group: group, Kind: kind}] = true
+	}
+	if len(newKinds) == 0 {
+		return objs, nil
+	}
+	for _, o := range objs {
+		if newKinds[o.GroupVersionKind().GroupKind()] {
+			unchecked = append(unchecked, apply.Change{Ref: refOf(o), Action: apply.Created, Object: o})
+			continue
+		}
+		rest = append(rest, o)
+	}
+	return rest, unchecked
 }
 
 // decodeRevision decodes a revision's CRDs and objects. They are decoded
@@ -304,6 +337,7 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 	if err := c.Store.CreateRevision(ctx, rev); err != nil {
 		return res, fmt.Errorf("recording revision %d: %w", revision, err)
 	}
+	owned := head.Inventory
 	head.Revision = revision
 	head.Status = rev.Status
 	head.Inventory = union(head.Inventory, rev.Inventory)
@@ -317,6 +351,7 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 	}
 
 	// Failed: record it, then undo if asked.
+	head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
 	failErr := c.fail(ctx, head, rev, opErr)
 	if !o.Atomic {
 		return res, failErr
@@ -404,7 +439,31 @@ func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Hea
 	return c.pruneHistory(ctx, head, o.HistoryMax)
 }
 
-// fail records a failed revision; the head keeps the union inventory.
+// applied is the part of inv that changes say the release wrote (or found
+// as it wanted it). After a failed operation, the head's inventory keeps
+// what the release owned before and these, and not the objects it never
+// wrote: an object refused because another tool or release owns it, or
+// one of a stage never reached, is not the release's to prune or
+// uninstall later.
+func applied(inv []release.ObjectRef, changes []apply.Change) []release.ObjectRef {
+	done := make(map[string]bool, len(changes))
+	for _, ch := range changes {
+		switch ch.Action {
+		case apply.Created, apply.Configured, apply.Unchanged:
+			done[ch.Ref.Key()] = true
+		}
+	}
+	var out []release.ObjectRef
+	for _, r := range inv {
+		if done[r.Key()] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// fail records a failed revision; the head keeps the inventory the caller
+// left in it (what the release owned before, and what it wrote since).
 func (c *Config) fail(ctx context.Context, head *release.Head, rev *release.Revision, opErr error) error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
