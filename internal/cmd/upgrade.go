@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/internal/action"
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
 // UpgradeOptions are the options of install and upgrade.
@@ -186,7 +187,8 @@ func printRevisionSummary(w io.Writer, res *action.Result, dryRun string) {
 	if res.RolledBack != "" {
 		fmt.Fprintf(w, "ATOMIC: %s\n", res.RolledBack)
 	}
-	if strings.TrimSpace(r.Notes) != "" && dryRun == "" {
+	// Notes tell how to use what was deployed: not after a failure.
+	if strings.TrimSpace(r.Notes) != "" && dryRun == "" && r.Status == release.StatusDeployed {
 		fmt.Fprintf(w, "NOTES:\n%s\n", strings.TrimRight(r.Notes, "\n"))
 	}
 }
