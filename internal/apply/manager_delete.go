@@ -120,9 +120,12 @@ func (m *Manager) deleteOne(ctx context.Context, ref release.ObjectRef, opts Del
 		return Change{Ref: ref, Action: Kept, Object: live}
 	}
 	if opts.Release != "" {
+		// Only what carries this release's labels is deleted: an object
+		// another release adopted, or one of another tool that an
+		// interrupted operation never got to write, stays.
 		labels := live.GetLabels()
-		if rel, ok := labels[ownership.LabelRelease]; ok &&
-			(rel != opts.Release || labels[ownership.LabelReleaseNamespace] != opts.ReleaseNamespace) {
+		if rel, ok := labels[ownership.LabelRelease]; !ok ||
+			rel != opts.Release || labels[ownership.LabelReleaseNamespace] != opts.ReleaseNamespace {
 			return Change{Ref: ref, Action: Skipped, Object: live}
 		}
 	}
