@@ -5,6 +5,7 @@
 #   make fuzz    only the fuzz runs
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
+#   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
 #   make lint    gofmt -l (must list nothing) and go vet ./...
 #   make demo    local control plane + install/upgrade/status/history/rollback of an example chart
 #   make k8s-binaries   the test control plane (etcd, kube-apiserver, controllers, kubectl, kwok), see hack/k8s.mk
@@ -116,6 +117,17 @@ BENCH_FLAGS  ?=
 bench: build helm
 	$(GO) run ./hack/bench -ours '$(BIN_DIR)/kubectl-chart' -helm '$(HELM_BIN)' \
 		$(if $(KUBECTL_CHART_CORPUS),-corpus '$(KUBECTL_CHART_CORPUS)') $(BENCH_FLAGS)
+	@$(MAKE) --no-print-directory bench-release
+
+# Release benchmark: install, changed upgrade and no-op upgrade of a generated 500-object chart with bin/kubectl-chart
+# and the Helm oracle on the test control plane, and the bytes of one revision record (hack/bench-release).
+# Extra flags, e.g. make bench-release BENCH_RELEASE_FLAGS='-runs 5 -full'.
+BENCH_RELEASE_FLAGS ?=
+
+.PHONY: bench-release
+bench-release: build helm k8s-binaries
+	KUBECTL_CHART_K8S_ASSETS='$(K8S_ASSETS)' $(GO) run ./hack/bench-release -ours '$(BIN_DIR)/kubectl-chart' \
+		-helm '$(HELM_BIN)' $(BENCH_RELEASE_FLAGS)
 
 # ---------------------------------------------------------------------------
 # The demo: local control plane, then install/upgrade/status/history/rollback of testdata/charts/demo-app.

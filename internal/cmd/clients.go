@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"time"
 
@@ -23,6 +24,26 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 	"github.com/kubectl-chart/kubectl-chart/pkg/render"
 )
+
+// EnvLockTTL, when set to a Go duration ("10s", "2m"), replaces the default
+// TTL of the release locks this process takes (release.DefaultLockTTL). It
+// exists for tests of crash recovery, which kill the client and wait for its
+// lock to expire; people use --force-unlock instead.
+const EnvLockTTL = "KUBECTL_CHART_LOCK_TTL"
+
+// lockTTLFromEnv is the lock TTL $KUBECTL_CHART_LOCK_TTL asks for; 0 (the
+// store's default) when it is unset.
+func lockTTLFromEnv() (time.Duration, error) {
+	v := os.Getenv(EnvLockTTL)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("$%s=%q: want a positive duration such as 30s", EnvLockTTL, v)
+	}
+	return d, nil
+}
 
 // clients are the connections a release command needs, built from the kube
 // flags.
@@ -61,7 +82,11 @@ func newClients(f *genericclioptions.ConfigFlags) (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := release.NewKubeStore(kube, release.KubeStoreOptions{Tooling: "kubectl-chart/" + version.Version})
+	ttl, err := lockTTLFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	store := release.NewKubeStore(kube, release.KubeStoreOptions{Tooling: "kubectl-chart/" + version.Version, LockTTL: ttl})
 	return &clients{config: cfg, kube: kube, dynamic: dyn, store: store, applier: applier, namespace: ns}, nil
 }
 
