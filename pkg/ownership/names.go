@@ -92,3 +92,34 @@ func Keep(annotations map[string]string) bool {
 	return strings.EqualFold(strings.TrimSpace(annotations[AnnotationResourcePolicy]), ResourcePolicyKeep) ||
 		strings.EqualFold(strings.TrimSpace(annotations[HelmAnnotationResourcePolicy]), ResourcePolicyKeep)
 }
+
+// WebhookConfigurationName is the name of the chart-webhook's
+// MutatingWebhookConfiguration (and of the webhook's Deployment, Service and
+// ServiceAccount in manifests/).
+const WebhookConfigurationName = "chart-webhook"
+
+// Reasons of the Events the webhook records on a release head; `kubectl
+// chart status` shows them as the release's blocked writes.
+const (
+	// EventBlockedWrite: a create or update was denied.
+	EventBlockedWrite = "BlockedWrite"
+	// EventBlockedDelete: a delete was denied.
+	EventBlockedDelete = "BlockedDelete"
+	// EventBreakGlassWrite: a write that would have been denied was allowed
+	// for a break-glass user or group.
+	EventBreakGlassWrite = "BreakGlassWrite"
+)
+
+// Users of the controllers that may delete owned objects and remove their
+// labels: the garbage collector and the namespace controller (as the
+// controller manager runs them with --use-service-account-credentials),
+// and the controller manager itself (without it).
+const (
+	UserGarbageCollector    = "system:serviceaccount:kube-system:generic-garbage-collector"
+	UserNamespaceController = "system:serviceaccount:kube-system:namespace-controller"
+	UserControllerManager   = "system:kube-controller-manager"
+)
+
+// DefaultHistoryMax is the number of revisions a release keeps when its
+// head does not say (the plugin's --history-max default).
+const DefaultHistoryMax = 10
