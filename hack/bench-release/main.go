@@ -89,6 +89,8 @@ var steps = []step{
 // round is what one tool did in one round.
 type round struct {
 	times [3]time.Duration
+	// client is the CPU time of the command; server that of the control plane's processes meanwhile.
+	client, server [3]time.Duration
 	// applied is our APPLIED: summary of the no-op upgrade ("" for Helm).
 	applied string
 	// moved is the number of objects whose resourceVersion the no-op upgrade changed.
@@ -207,7 +209,7 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 			if i < 0 {
 				label = "warm-up"
 			}
-			r, err := benchRound(ctx, cs, env.KubeconfigPath(), tl, chart, fmt.Sprintf("bench-%s-%d", tl.name, i+1))
+			r, err := benchRound(ctx, cs, env, tl, chart, fmt.Sprintf("bench-%s-%d", tl.name, i+1))
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", label, tl.name, err)
 			}
@@ -225,7 +227,7 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 }
 
 // benchRound installs, upgrades and upgrades again without change, in a new namespace.
-func benchRound(ctx context.Context, cs kubernetes.Interface, kubeconfig string, tl tool, chart, ns string) (round, error) {
+func benchRound(ctx context.Context, cs kubernetes.Interface, env *testcluster.Env, tl tool, chart, ns string) (round, error) {
 	var r round
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return r, err
@@ -238,12 +240,13 @@ func benchRound(ctx context.Context, cs kubernetes.Interface, kubeconfig string,
 				return r, err
 			}
 		}
-		args := []string{s.verb, release, chart, "--kubeconfig", kubeconfig, "--namespace", ns, "--set", "rev=" + strconv.Itoa(s.rev)}
-		out, d, err := timeRun(ctx, tl, args)
+		args := []string{s.verb, release, chart, "--kubeconfig", env.KubeconfigPath(), "--namespace", ns, "--set", "rev=" + strconv.Itoa(s.rev)}
+		server := cpuTime(env.PIDs())
+		out, d, client, err := timeRun(ctx, tl, args)
 		if err != nil {
 			return r, err
 		}
-		r.times[i] = d
+		r.times[i], r.client[i], r.server[i] = d, client, cpuTime(env.PIDs())-server
 		if i == len(steps)-1 && tl.name == "ours" {
 			r.applied = appliedSummary(out)
 		}
@@ -353,8 +356,8 @@ func written(summary string) int {
 	return n
 }
 
-// timeRun runs one command to completion and returns its output and wall time.
-func timeRun(ctx context.Context, tl tool, args []string) ([]byte, time.Duration, error) {
+// timeRun runs one command to completion and returns its output, wall time and CPU time.
+func timeRun(ctx context.Context, tl tool, args []string) ([]byte, time.Duration, time.Duration, error) {
 	cmd := exec.CommandContext(ctx, tl.bin, args...)
 	cmd.Env = append(os.Environ(), tl.env...)
 	var stdout, stderr bytes.Buffer
@@ -370,23 +373,25 @@ func timeRun(ctx context.Context, tl tool, args []string) ([]byte, time.Duration
 		if msg != "" {
 			msg = ":\n" + msg
 		}
-		return nil, elapsed, fmt.Errorf("%s %s: %w%s", tl.bin, strings.Join(args, " "), err, msg)
+		return nil, elapsed, 0, fmt.Errorf("%s %s: %w%s", tl.bin, strings.Join(args, " "), err, msg)
 	}
-	return stdout.Bytes(), elapsed, nil
+	return stdout.Bytes(), elapsed, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 func printTable(w io.Writer, ours, helm []round) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tOURS\tHELM\tHELM/OURS\tTARGET")
+	fmt.Fprintln(tw, "STEP\tOURS\tHELM\tHELM/OURS\tTARGET\t\tCPU: OURS\tSERVER\tHELM\tSERVER")
 	for i, s := range steps {
-		o, h := median(ours, i), median(helm, i)
+		o, h := median(ours, i, wall), median(helm, i, wall)
 		target := "-"
 		if i < 2 {
 			target = verdict(float64(h) >= 3*float64(o), "≥ 3×")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.name, ms(o), ms(h), ratio(h, o), target)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t%s\t%s\t%s\t%s\n", s.name, ms(o), ms(h), ratio(h, o), target,
+			ms(median(ours, i, clientCPU)), ms(median(ours, i, serverCPU)), ms(median(helm, i, clientCPU)), ms(median(helm, i, serverCPU)))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(CPU: the command's own, and that of the control plane's processes while it ran; medians)")
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -411,6 +416,33 @@ func printTable(w io.Writer, ours, helm []round) {
 	fmt.Fprintf(w, "record ratio helm/ours: %.2f×\n", float64(h.record)/float64(o.record))
 }
 
+func wall(r round) [3]time.Duration      { return r.times }
+func clientCPU(r round) [3]time.Duration { return r.client }
+func serverCPU(r round) [3]time.Duration { return r.server }
+
+// cpuTime is the CPU time (user and system) the processes pids have used so far, from /proc; 0 where it cannot
+// be read.
+func cpuTime(pids []int) time.Duration {
+	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux platform Go supports
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses and may hold spaces: utime and stime are
+		// the 14th and 15th fields of the line, the 12th and 13th of these.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond
+}
+
 func verdict(ok bool, target string) string {
 	if ok {
 		return target + ": met"
@@ -426,10 +458,11 @@ func ints(xs []int) string {
 	return strings.Join(s, ", ")
 }
 
-func median(rs []round, step int) time.Duration {
+// median is the median of what of step over the rounds.
+func median(rs []round, step int, what func(r round) [3]time.Duration) time.Duration {
 	s := make([]time.Duration, 0, len(rs))
 	for _, r := range rs {
-		s = append(s, r.times[step])
+		s = append(s, what(r)[step])
 	}
 	slices.Sort(s)
 	n := len(s)
