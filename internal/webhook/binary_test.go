@@ -1,0 +1,119 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// TestBinary builds chart-webhook (cmd/webhook) and runs it as a process
+// against the test API server: --help and bad flags exit 0 and 1; it
+// becomes ready (webhook server up, head cache synced), serves its metrics,
+// and exits 0 soon after SIGTERM.
+func TestBinary(t *testing.T) {
+	env.Require(t)
+	bin := filepath.Join(t.TempDir(), "chart-webhook")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../../cmd/webhook")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--help"}, 0, "--break-glass-groups"},
+		{[]string{"--no-such-flag"}, 1, "unknown flag: --no-such-flag"},
+		{[]string{"extra"}, 1, "unexpected arguments"},
+	} {
+		cmd := exec.CommandContext(t.Context(), bin, c.args...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.code || !strings.Contains(string(out), c.out) {
+			t.Errorf("chart-webhook %q: exit %d (%v), output %q; want exit %d and %q", c.args, code, err, out, c.code, c.out)
+		}
+	}
+
+	port, err := freeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := freeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := freeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, portNum, _ := strings.Cut(port, ":")
+	var logs bytes.Buffer
+	cmd := exec.Command(bin,
+		"--kubeconfig", env.KubeconfigPath(),
+		"--cert-dir", env.Envtest().WebhookInstallOptions.LocalServingCertDir,
+		"--host", "127.0.0.1", "--port", portNum,
+		"--health-probe-bind-address", probe,
+		"--metrics-bind-address", metrics,
+		"--break-glass-users", "carol",
+		"--excluded-namespaces", "monitoring")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		code, _ := get("http://" + probe + "/readyz")
+		return code == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("not ready: %v\nlogs:\n%s", err, logs.String())
+	}
+	if code, body := get("http://" + metrics + "/metrics"); code != http.StatusOK || !strings.Contains(body, MetricDuration) {
+		t.Errorf("/metrics: %d, lacks %s", code, MetricDuration)
+	}
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\nlogs:\n%s", err, logs.String())
+		}
+		t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20s after SIGTERM\nlogs:\n%s", logs.String())
+	}
+	for _, want := range []string{`"msg":"starting"`, `"excludedNamespaces":["kube-system","kubectl-chart-system","monitoring"]`, `"msg":"stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, logs.String())
+		}
+	}
+}

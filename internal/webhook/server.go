@@ -1,0 +1,217 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+)
+
+// Component is the webhook's name: Event source, logger name, and the name
+// of its MutatingWebhookConfiguration in manifests/.
+const Component = "chart-webhook"
+
+// AlwaysExcluded are namespaces whose requests are never judged, whatever
+// the configuration: the webhook must not stand in the way of the control
+// plane or of itself.
+var AlwaysExcluded = []string{"kube-system"}
+
+// ServerOptions configure the webhook process (cmd/webhook's flags).
+type ServerOptions struct {
+	// Host and Port the webhook server listens on (Host "" = all
+	// addresses).
+	Host string
+	Port int
+	// CertDir holds tls.crt and tls.key (a mounted cert-manager Secret);
+	// they are reloaded when they change.
+	CertDir string
+	// MetricsBindAddress serves Prometheus metrics on /metrics; "0" turns
+	// them off.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
+	HealthProbeBindAddress string
+	// BreakGlassUsers and BreakGlassGroups may change what releases own
+	// (and each such write is recorded).
+	BreakGlassUsers, BreakGlassGroups []string
+	// Namespace is the webhook's own namespace, always excluded.
+	Namespace string
+	// ExcludedNamespaces are excluded besides AlwaysExcluded and Namespace.
+	ExcludedNamespaces []string
+	// RecheckDenials reads a release head from the API server once before
+	// a denial, in case the cache lags behind a lock just taken.
+	RecheckDenials bool
+	// GracefulShutdownTimeout bounds the shutdown after a signal.
+	GracefulShutdownTimeout time.Duration
+	// Registry receives the metrics; default controller-runtime's registry
+	// (the one the metrics server serves).
+	Registry prometheus.Registerer
+	// Logger is the process's logger.
+	Logger logr.Logger
+}
+
+// DefaultServerOptions are the defaults of cmd/webhook's flags.
+func DefaultServerOptions() ServerOptions {
+	return ServerOptions{
+		Port:                    crwebhook.DefaultPort,
+		CertDir:                 "/etc/chart-webhook/tls",
+		MetricsBindAddress:      ":8080",
+		HealthProbeBindAddress:  ":8081",
+		Namespace:               "kubectl-chart-system",
+		RecheckDenials:          true,
+		GracefulShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Excluded lists every namespace the handler lets through: AlwaysExcluded,
+// the webhook's own namespace and the configured ones, without
+// duplicates.
+func (o ServerOptions) Excluded() []string {
+	out := slices.Clone(AlwaysExcluded)
+	for _, ns := range append([]string{o.Namespace}, o.ExcludedNamespaces...) {
+		if ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// NewManager wires the webhook process: a controller-runtime manager whose
+// cache holds only release head ConfigMaps (managedFields stripped), the
+// webhook server with the handler on Path, metrics, health probes (/readyz
+// is ready once the server runs and the cache has synced) and an Event
+// broadcaster. Start it with mgr.Start(ctx); it stops gracefully when ctx
+// ends.
+func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
+	if o.Registry == nil {
+		o.Registry = crmetrics.Registry
+	}
+	log := o.Logger
+	if log.GetSink() == nil {
+		log = logr.Discard()
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	timeout := o.GracefulShutdownTimeout
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme: scheme,
+		Logger: log,
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{ownership.LabelRecord: ownership.RecordHead})},
+			},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		WebhookServer:           crwebhook.NewServer(crwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir}),
+		GracefulShutdownTimeout: &timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+
+	// The head informer exists before the cache starts, so that it syncs
+	// at start and /readyz waits for it.
+	if _, err := mgr.GetCache().GetInformer(context.Background(), &corev1.ConfigMap{}); err != nil {
+		return nil, fmt.Errorf("webhook: head informer: %w", err)
+	}
+
+	recorder, err := eventRecorder(cfg, scheme, mgr, log)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := NewMetrics(o.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: metrics: %w", err)
+	}
+	var live client.Reader
+	if o.RecheckDenials {
+		live = mgr.GetAPIReader()
+	}
+	handler, err := NewHandler(Options{
+		Config:             ownership.Config{BreakGlassUsers: o.BreakGlassUsers, BreakGlassGroups: o.BreakGlassGroups, Now: time.Now},
+		Heads:              mgr.GetCache(),
+		Live:               live,
+		ExcludedNamespaces: o.Excluded(),
+		Recorder:           recorder,
+		Metrics:            metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// GetWebhookServer adds the server to the manager's runnables.
+	server := mgr.GetWebhookServer()
+	server.Register(Path, &admission.Webhook{Handler: handler})
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("webhook-server", server.StartedChecker()); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("head-cache", cacheSynced(mgr.GetCache())); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// cacheSynced is ready once the informer cache has synced.
+func cacheSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 50*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the release head cache has not synced yet")
+		}
+		return nil
+	}
+}
+
+// eventRecorder starts a core/v1 Event broadcaster that stops with the
+// manager. Its correlator counts repeats of an Event (a PATCH of its count)
+// and rate-limits a flood of Events on one head.
+func eventRecorder(cfg *rest.Config, scheme *runtime.Scheme, mgr manager.Manager, log logr.Logger) (EventRecorder, error) {
+	client, err := typedcorev1.NewForConfigAndClient(cfg, mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("webhook: events client: %w", err)
+	}
+	host, _ := os.Hostname()
+	bc := record.NewBroadcaster()
+	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.Events("")})
+	bc.StartEventWatcher(func(e *corev1.Event) {
+		log.V(1).Info("event", "object", e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name, "reason", e.Reason, "message", e.Message)
+	})
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		bc.Shutdown()
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	return bc.NewRecorder(scheme, corev1.EventSource{Component: Component, Host: host}), nil
+}
