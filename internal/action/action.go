@@ -127,22 +127,56 @@ func validateName(name string) error {
 	return nil
 }
 
-// recoverStale marks a revision left pending by an interrupted operation as
-// failed. It runs with the lock held.
+// recoverStale repairs what an interrupted operation left, with the lock
+// held: pending revisions are marked failed; a record newer than the head
+// (written just before a crash, before the head named it) raises the head's
+// revision, so the next one gets a fresh number, and its objects join the
+// inventory; a revision recorded deployed after the head last moved becomes
+// the deployed one.
 func (c *Config) recoverStale(ctx context.Context, h *release.Head) error {
-	if h.Revision == 0 {
-		return nil
-	}
-	rev, err := c.Store.Revision(ctx, h.Namespace, h.Name, h.Revision)
-	if errors.Is(err, release.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	hist, err := c.Store.History(ctx, h.Namespace, h.Name)
+	if err != nil && len(hist) == 0 {
+		if errors.Is(err, release.ErrNotFound) {
+			return nil
+		}
 		return err
 	}
-	if rev.Status.IsPending() {
-		if err := c.Store.SetStatus(ctx, h.Namespace, h.Name, rev.Revision, release.StatusFailed); err != nil {
-			return fmt.Errorf("marking interrupted revision %d failed: %w", rev.Revision, err)
+	for _, r := range hist {
+		if r.Revision > h.Revision {
+			h.Revision = r.Revision
+			h.Inventory = union(h.Inventory, r.Inventory)
+		}
+		if r.Status.IsPending() {
+			if err := c.Store.SetStatus(ctx, h.Namespace, h.Name, r.Revision, release.StatusFailed); err != nil {
+				return fmt.Errorf("marking interrupted revision %d failed: %w", r.Revision, err)
+			}
+			r.Status = release.StatusFailed
+		}
+		if r.Status == release.StatusDeployed && r.Revision > h.Deployed {
+			h.Deployed = r.Revision
+		}
+	}
+	return nil
+}
+
+// supersedeOthers marks every deployed revision but rev superseded (more
+// than one is deployed only after an interrupted finish).
+func (c *Config) supersedeOthers(ctx context.Context, h *release.Head, rev int, prev *release.Revision) error {
+	hist, err := c.Store.History(ctx, h.Namespace, h.Name)
+	if err != nil && len(hist) == 0 {
+		if prev == nil || prev.Revision == rev {
+			return nil
+		}
+		if err := c.Store.SetStatus(ctx, h.Namespace, h.Name, prev.Revision, release.StatusSuperseded); err != nil && !errors.Is(err, release.ErrNotFound) {
+			return fmt.Errorf("recording revision %d superseded: %w", prev.Revision, err)
+		}
+		return nil
+	}
+	for _, r := range hist {
+		if r.Revision != rev && r.Status == release.StatusDeployed {
+			if err := c.Store.SetStatus(ctx, h.Namespace, h.Name, r.Revision, release.StatusSuperseded); err != nil && !errors.Is(err, release.ErrNotFound) {
+				return fmt.Errorf("recording revision %d superseded: %w", r.Revision, err)
+			}
 		}
 	}
 	return nil

@@ -425,10 +425,8 @@ func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Hea
 		return fmt.Errorf("recording revision %d deployed: %w", rev.Revision, err)
 	}
 	rev.Status = release.StatusDeployed
-	if prev != nil && prev.Revision != rev.Revision {
-		if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, prev.Revision, release.StatusSuperseded); err != nil && !errors.Is(err, release.ErrNotFound) {
-			return fmt.Errorf("recording revision %d superseded: %w", prev.Revision, err)
-		}
+	if err := c.supersedeOthers(ctx, head, rev.Revision, prev); err != nil {
+		return err
 	}
 	head.Deployed = rev.Revision
 	head.Status = release.StatusDeployed
