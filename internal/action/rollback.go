@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -143,50 +142,9 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 		ForceConflicts: o.ForceConflicts, TakeOwnership: o.TakeOwnership, HistoryMax: o.HistoryMax,
 		NoHooks: o.NoHooks, Concurrency: o.Concurrency,
 	}
-	if err := c.deployRollback(ctx, uo, head, rev, res); err != nil {
+	if err := c.deploy(ctx, uo, head, rev, res); err != nil {
 		head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
 		return res, c.fail(ctx, head, rev, err)
 	}
 	return res, c.finish(ctx, uo, head, rev, prev)
-}
-
-// deployRollback is deploy with the rollback hooks.
-func (c *Config) deployRollback(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result) error {
-	ho := hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: o.Timeout, Concurrency: o.Concurrency}
-	if !o.NoHooks {
-		runs, err := c.runHooks(ctx, rev, "pre-rollback", ho)
-		res.Hooks = append(res.Hooks, runs...)
-		if err != nil {
-			return err
-		}
-	}
-	changes, err := c.applyRevision(ctx, rev, c.applyOptions(o, false))
-	res.Changes = append(res.Changes, changes...)
-	if err != nil {
-		return err
-	}
-	if o.Wait || o.WaitForJobs {
-		if err := c.Applier.Wait(ctx, rev.Inventory, apply.WaitOptions{Timeout: o.Timeout, WaitForJobs: o.WaitForJobs}); err != nil {
-			return err
-		}
-	}
-	if !o.NoHooks {
-		runs, err := c.runHooks(ctx, rev, "post-rollback", ho)
-		res.Hooks = append(res.Hooks, runs...)
-		if err != nil {
-			return err
-		}
-	}
-	stale, keptCRDs := deletable(minus(head.Inventory, rev.Inventory))
-	res.Changes = append(res.Changes, keptCRDs...)
-	if len(stale) > 0 {
-		cs, err := c.Applier.Delete(ctx, stale, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace})
-		if cs != nil {
-			res.Changes = append(res.Changes, cs.Changes...)
-		}
-		if err != nil {
-			return fmt.Errorf("pruning: %w", err)
-		}
-	}
-	return nil
 }

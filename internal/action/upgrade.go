@@ -345,7 +345,7 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 		return res, fmt.Errorf("updating release head: %w", err)
 	}
 
-	opErr := c.deploy(ctx, o, head, rev, res, prev)
+	opErr := c.deploy(ctx, o, head, rev, res)
 	if opErr == nil {
 		return res, c.finish(ctx, o, head, rev, prev)
 	}
@@ -373,11 +373,9 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 }
 
 // deploy runs hooks, applies, waits and prunes.
-func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result, prev *release.Revision) error {
-	pre, post := "pre-upgrade", "post-upgrade"
-	if rev.Operation == "install" {
-		pre, post = "pre-install", "post-install"
-	}
+func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result) error {
+	// The revision's operation (install, upgrade, rollback) names its hooks.
+	pre, post := "pre-"+rev.Operation, "post-"+rev.Operation
 	timeout := o.Timeout
 	if !o.NoHooks {
 		runs, err := c.runHooks(ctx, rev, pre, hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: timeout, Concurrency: o.Concurrency})
