@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/action"
-	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -187,26 +186,7 @@ func (o *DiffOptions) Validate() error {
 func (o *DiffUpgradeOptions) Complete(args []string) error {
 	o.action.Name = args[0]
 	o.action.ChartSource = args[1]
-	o.action.SkipSchema = o.render.SkipSchemaValidation
-	if err := validateReleaseName(o.action.Name); err != nil {
-		return err
-	}
-	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return err
-	}
-	o.action.Namespace = ns
-	vals, err := o.render.Values.MergeValues(o.In)
-	if err != nil {
-		return err
-	}
-	o.action.Values = vals
-	ch, err := loader.Load(args[1])
-	if err != nil {
-		return err
-	}
-	o.action.Chart = ch
-	return nil
+	return completeRelease(&o.action, o.configFlags, &o.render, o.In, args[1])
 }
 
 // Run diffs the upgrade and prints it.

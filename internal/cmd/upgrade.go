@@ -118,26 +118,7 @@ func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	default:
 		return fmt.Errorf(`--dry-run must be "client" or "server", not %q`, o.DryRun)
 	}
-	o.action.SkipSchema = o.render.SkipSchemaValidation
-	if err := validateReleaseName(o.action.Name); err != nil {
-		return err
-	}
-	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return err
-	}
-	o.action.Namespace = ns
-	vals, err := o.render.Values.MergeValues(o.In)
-	if err != nil {
-		return err
-	}
-	o.action.Values = vals
-	ch, err := loader.Load(args[1])
-	if err != nil {
-		return err
-	}
-	o.action.Chart = ch
-	return nil
+	return completeRelease(&o.action, o.configFlags, &o.render, o.In, args[1])
 }
 
 // Run installs or upgrades.
@@ -208,4 +189,29 @@ func summarizeChanges(changes []apply.Change) string {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// completeRelease fills what install, upgrade and diff upgrade share: the
+// namespace, the values of the flags and the loaded chart.
+func completeRelease(a *action.UpgradeOptions, f *genericclioptions.ConfigFlags, r *renderFlags, stdin io.Reader, chartPath string) error {
+	a.SkipSchema = r.SkipSchemaValidation
+	if err := validateReleaseName(a.Name); err != nil {
+		return err
+	}
+	ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return err
+	}
+	a.Namespace = ns
+	vals, err := r.Values.MergeValues(stdin)
+	if err != nil {
+		return err
+	}
+	a.Values = vals
+	ch, err := loader.Load(chartPath)
+	if err != nil {
+		return err
+	}
+	a.Chart = ch
+	return nil
 }
