@@ -24,7 +24,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of kubectl-chart",
-		Long:  "Print the version of kubectl-chart and the Helm release whose rendering it follows.",
+		Long:  "Print the version of kubectl-chart, the git commit and Go version it was built with, and the Helm release whose rendering it follows.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -61,6 +61,6 @@ func (o *VersionOptions) Run() error {
 		_, err = fmt.Fprintln(o.Out, string(b))
 		return err
 	}
-	_, err := fmt.Fprintf(o.Out, "kubectl-chart %s (%s, %s; renders as Helm %s)\n", info.Version, info.GoVersion, info.Platform, info.HelmCompat)
+	_, err := fmt.Fprintf(o.Out, "kubectl-chart %s (commit %s, %s, %s; renders as Helm %s)\n", info.Version, info.Commit, info.GoVersion, info.Platform, info.HelmCompat)
 	return err
 }
