@@ -64,6 +64,8 @@ type options struct {
 	perKind int
 	// full starts the full control plane (controllers, scheduler, kwok) instead of the bare one.
 	full bool
+	// writeChart, when set, is where to write the chart; nothing else is done.
+	writeChart string
 }
 
 // tool is one of the two binaries, with how it is called.
@@ -114,6 +116,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench-release: %v\n", err)
 		return 2
 	}
+	if opts.writeChart != "" {
+		if err := writeChart(opts.writeChart, opts.perKind); err != nil {
+			fmt.Fprintf(stderr, "bench-release: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := bench(ctx, opts, stdout, stderr); err != nil {
@@ -131,6 +140,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	runs := fs.Int("runs", 3, "timed rounds, after one warm-up")
 	perKind := fs.Int("per-kind", 125, "objects of each kind (ConfigMap, Service, Deployment, Secret) in the chart")
 	full := fs.Bool("full", false, "start the full control plane (controllers, scheduler, kwok) instead of etcd and kube-apiserver only")
+	writeTo := fs.String("write-chart", "", "only write the benchmark chart into this folder and exit (to profile one tool by hand)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -140,7 +150,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if *runs < 1 || *perKind < 1 {
 		return options{}, errors.New("-runs and -per-kind must be at least 1")
 	}
-	opts := options{runs: *runs, perKind: *perKind, full: *full}
+	opts := options{runs: *runs, perKind: *perKind, full: *full, writeChart: *writeTo}
+	if opts.writeChart != "" {
+		return opts, nil
+	}
 	var err error
 	if opts.ours, err = resolveBinary(*ours); err != nil {
 		return options{}, fmt.Errorf("-ours: %w (make build builds it)", err)

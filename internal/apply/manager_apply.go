@@ -97,8 +97,24 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	run := &applyRun{m: m, opts: opts, newNamespaces: map[string]bool{}, newKinds: map[schema.GroupKind]bool{}}
 	cs := &ChangeSet{}
 	stages := installStages(desired)
+	var prepared []*preparedStage // stages from `from` on, resolved and prefetched
+	from := -1
 	for i, stage := range stages {
-		changes := run.stage(ctx, stage)
+		// CRDs and Namespaces change what the later stages resolve to (and,
+		// in a dry run, what the server can check): the stages after them
+		// are resolved, and their live objects read, all at once — a round
+		// of LISTs for the whole apply instead of one per stage.
+		var ps *preparedStage
+		if gvk := stage[0].GroupVersionKind(); isCRD(gvk.Group, gvk.Kind) || isNamespace(gvk.Group, gvk.Kind) {
+			ps = run.prepare(ctx, stage)
+		} else {
+			if from < 0 {
+				from = i
+				prepared = run.prepareAll(ctx, stages[i:])
+			}
+			ps = prepared[i-from]
+		}
+		changes := run.stage(ctx, ps)
 		cs.Add(changes...)
 		err := (&ChangeSet{Changes: changes}).Failed()
 		if err == nil && isCRD(stage[0].GroupVersionKind().Group, stage[0].GetKind()) {
@@ -129,17 +145,48 @@ type applyRun struct {
 	newKinds      map[schema.GroupKind]bool
 }
 
-func (r *applyRun) stage(ctx context.Context, objs []*unstructured.Unstructured) []Change {
-	changes := make([]Change, len(objs))
-	items := make([]*item, len(objs))
+// preparedStage is a stage whose objects are resolved and whose live
+// objects are read: items[i] is nil when changes[i] is decided already.
+type preparedStage struct {
+	objs    []*unstructured.Unstructured
+	items   []*item
+	changes []Change
+}
+
+func (r *applyRun) resolveStage(objs []*unstructured.Unstructured) *preparedStage {
+	ps := &preparedStage{objs: objs, items: make([]*item, len(objs)), changes: make([]Change, len(objs))}
 	for i, o := range objs {
-		items[i] = &item{obj: o, ref: RefOf(o)}
-		if ch := r.resolve(items[i]); ch != nil {
-			changes[i] = *ch
-			items[i] = nil
+		ps.items[i] = &item{obj: o, ref: RefOf(o)}
+		if ch := r.resolve(ps.items[i]); ch != nil {
+			ps.changes[i] = *ch
+			ps.items[i] = nil
 		}
 	}
-	r.m.prefetch(ctx, items, r.opts)
+	return ps
+}
+
+// prepare resolves one stage and reads its live objects.
+func (r *applyRun) prepare(ctx context.Context, objs []*unstructured.Unstructured) *preparedStage {
+	ps := r.resolveStage(objs)
+	r.m.prefetch(ctx, ps.items, r.opts)
+	return ps
+}
+
+// prepareAll resolves stages and reads their live objects with one round of
+// parallel LISTs.
+func (r *applyRun) prepareAll(ctx context.Context, stages [][]*unstructured.Unstructured) []*preparedStage {
+	out := make([]*preparedStage, len(stages))
+	var all []*item
+	for i, objs := range stages {
+		out[i] = r.resolveStage(objs)
+		all = append(all, out[i].items...)
+	}
+	r.m.prefetch(ctx, all, r.opts)
+	return out
+}
+
+func (r *applyRun) stage(ctx context.Context, ps *preparedStage) []Change {
+	objs, items, changes := ps.objs, ps.items, ps.changes
 	forEach(ctx, len(objs), r.opts.Concurrency,
 		func(i int) {
 			if items[i] != nil {

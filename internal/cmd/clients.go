@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/action"
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
@@ -63,9 +62,11 @@ func newClients(f *genericclioptions.ConfigFlags) (*clients, error) {
 		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
-	// Objects are applied in parallel: client-side throttling would
-	// serialise them again.
-	cfg.QPS, cfg.Burst = 200, 400
+	// Objects are applied in parallel, at most --concurrency requests at a
+	// time: that bound, and the server's priority and fairness, pace the
+	// requests. A client-side token bucket would only serialise them again
+	// (a negative QPS turns it off).
+	cfg.QPS, cfg.Burst = -1, 0
 	ns, _, err := f.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func newClients(f *genericclioptions.ConfigFlags) (*clients, error) {
 // actionConfig builds the action configuration: capabilities from
 // discovery and a lookup function that reads the cluster.
 func (c *clients) actionConfig(ctx context.Context) (*action.Config, error) {
-	caps, err := capabilitiesFromDiscovery(c.kube.Discovery())
+	caps, err := capabilitiesFromDiscovery(c.applier.Discovery())
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +155,7 @@ func (c *clients) lookup(ctx context.Context, apiVersion, kind, namespace, name 
 	if err != nil {
 		return map[string]any{}, err
 	}
-	groupResources, err := restmapper.GetAPIGroupResources(c.kube.Discovery())
-	if err != nil {
-		return map[string]any{}, err
-	}
-	mapping, err := restmapper.NewDiscoveryRESTMapper(groupResources).RESTMapping(gv.WithKind(kind).GroupKind(), gv.Version)
+	mapping, err := c.applier.RESTMapper().RESTMapping(gv.WithKind(kind).GroupKind(), gv.Version)
 	if err != nil {
 		return map[string]any{}, nil
 	}

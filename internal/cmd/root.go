@@ -1,9 +1,12 @@
 package cmd
 
 import (
+	"flag"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 const rootLong = `kubectl chart renders Helm charts exactly as Helm does and manages them as
@@ -29,6 +32,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	flags.AddFlags(cmd.PersistentFlags())
 	// Helm users type -s for --show-only; --server keeps its long form.
 	cmd.PersistentFlags().Lookup("server").Shorthand = ""
+	addLogFlags(cmd)
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
@@ -47,4 +51,15 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdDiff(flags, streams),
 	)
 	return cmd
+}
+
+// addLogFlags adds kubectl's -v/--v (log level: 6 logs every API request
+// with its latency) and --vmodule.
+func addLogFlags(cmd *cobra.Command) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for _, name := range []string{"v", "vmodule"} {
+		cmd.PersistentFlags().AddGoFlag(fs.Lookup(name))
+	}
+	cmd.PersistentFlags().Lookup("v").Shorthand = "v"
 }
