@@ -110,6 +110,8 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 		Long:    diffLong,
 		Example: diffUpgradeExample,
 		Args:    diffArgs(cobra.ExactArgs(2)),
+
+		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return diffError(err)
@@ -144,6 +146,8 @@ func newCmdDiffRollback(f *genericclioptions.ConfigFlags, streams genericiooptio
 		Long:    diffLong + "\n\nWithout REVISION, the revision before the deployed one is the target.",
 		Example: diffRollbackExample,
 		Args:    diffArgs(cobra.RangeArgs(1, 2)),
+
+		ValidArgsFunction: completeArgs(completeReleases(f), completeRevisions(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return diffError(err)

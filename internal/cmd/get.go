@@ -87,6 +87,8 @@ func newCmdGetWhat(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Long:    long,
 		Example: fmt.Sprintf("  kubectl chart get %s my-release\n  kubectl chart get %s my-release --revision 2", what, what),
 		Args:    cobra.ExactArgs(1),
+
+		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -57,6 +57,8 @@ func NewCmdHistory(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Long:    historyLong,
 		Example: historyExample,
 		Args:    cobra.ExactArgs(1),
+
+		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -66,6 +66,8 @@ func NewCmdLint(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 		Long:    lintLong,
 		Example: lintExample,
 		Args:    cobra.MinimumNArgs(1),
+
+		ValidArgsFunction: completeChartPaths,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -56,6 +56,8 @@ func NewCmdPackage(streams genericiooptions.IOStreams) *cobra.Command {
 		Long:    packageLong,
 		Example: packageExample,
 		Args:    cobra.MinimumNArgs(1),
+
+		ValidArgsFunction: completeChartDirs,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -32,6 +32,8 @@ again as a new revision, and objects it does not have are pruned. Without
 REVISION, the revision before the deployed one is used.`,
 		Example: "  kubectl chart rollback my-app 3",
 		Args:    cobra.RangeArgs(1, 2),
+
+		ValidArgsFunction: completeArgs(completeReleases(f), completeRevisions(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

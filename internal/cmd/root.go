@@ -44,6 +44,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdShow(streams),
 		NewCmdPackage(streams),
 		NewCmdVersion(streams),
+		NewCmdCompletion(streams),
 		NewCmdList(flags, streams),
 		NewCmdHistory(flags, streams),
 		NewCmdGet(flags, streams),

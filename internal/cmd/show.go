@@ -68,6 +68,8 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 			Short: s.short,
 			Long:  s.long + "\n\nCHART is a chart directory or a packaged chart (.tgz).",
 			Args:  cobra.ExactArgs(1),
+
+			ValidArgsFunction: completeArgs(completeChartPaths),
 			RunE: func(_ *cobra.Command, args []string) error {
 				if err := o.Complete(args); err != nil {
 					return err

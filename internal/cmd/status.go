@@ -72,6 +72,8 @@ func NewCmdStatus(f *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 		Long:    statusLong,
 		Example: statusExample,
 		Args:    cobra.ExactArgs(1),
+
+		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

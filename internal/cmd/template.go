@@ -101,6 +101,8 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Long:    templateLong,
 		Example: templateExample,
 		Args:    cobra.RangeArgs(1, 2),
+
+		ValidArgsFunction: completeArgs(completeChartPaths, completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -32,6 +32,8 @@ annotated with a keep resource policy stay), run its delete hooks, and remove
 its records (unless --keep-history).`,
 		Example: "  kubectl chart uninstall my-app --keep-history",
 		Args:    cobra.MinimumNArgs(1),
+
+		ValidArgsFunction: completeReleases(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.names = args
 			ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()

@@ -66,6 +66,8 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Long:    upgradeLong,
 		Example: "  kubectl chart upgrade --install my-app ./my-app -f prod.yaml --wait",
 		Args:    cobra.ExactArgs(2),
+
+		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -76,6 +78,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	if install {
 		cmd.Use, cmd.Short, cmd.Long = "install NAME CHART", "Install a chart as a release", installLong
 		cmd.Example = "  kubectl chart install my-app ./my-app --set image.tag=1.2.3 --create-namespace -n apps"
+		cmd.ValidArgsFunction = completeArgs(cobra.NoFileCompletions, completeChartPaths)
 	}
 	o.render.addFlags(cmd)
 	fs := cmd.Flags()
