@@ -50,6 +50,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdGet(flags, streams),
 		NewCmdStatus(flags, streams),
 		NewCmdDiff(flags, streams),
+		NewCmdWebhook(flags, streams),
 	)
 	return cmd
 }

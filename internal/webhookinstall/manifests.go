@@ -1,0 +1,188 @@
+package webhookinstall
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/manifests"
+)
+
+// certManagerGroup is the API group of cert-manager's Issuer and
+// Certificate.
+const certManagerGroup = "cert-manager.io"
+
+// kustomization is the part of kustomization.yaml this package
+// understands: the resources and the image override. Anything else
+// (patches, generators, …) is refused rather than silently ignored.
+type kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Resources  []string `json:"resources"`
+	Images     []struct {
+		Name    string `json:"name"`
+		NewName string `json:"newName,omitempty"`
+		NewTag  string `json:"newTag,omitempty"`
+		Digest  string `json:"digest,omitempty"`
+	} `json:"images,omitempty"`
+}
+
+// Manifests are manifests/ as kustomize builds them: the objects of the
+// resources kustomization.yaml lists, in its order, with its image
+// overrides.
+type Manifests struct {
+	// Objects are every object but the cert-manager ones.
+	Objects []*unstructured.Unstructured
+	// CertManager are the Issuers and Certificates of certificate.yaml:
+	// install builds its own from Go types (CertManagerObjects); these are
+	// what they must equal.
+	CertManager []*unstructured.Unstructured
+	// Configuration is the MutatingWebhookConfiguration (also in Objects).
+	Configuration *admissionregistrationv1.MutatingWebhookConfiguration
+}
+
+// LoadManifests reads the embedded manifests/.
+func LoadManifests() (*Manifests, error) { return ReadManifests(manifests.FS) }
+
+// ReadManifests reads kustomization.yaml and its resources from fsys.
+func ReadManifests(fsys fs.FS) (*Manifests, error) {
+	data, err := fs.ReadFile(fsys, "kustomization.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("manifests: %w", err)
+	}
+	var k kustomization
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		return nil, fmt.Errorf("manifests: kustomization.yaml: %w", err)
+	}
+	if k.Kind != "Kustomization" {
+		return nil, fmt.Errorf("manifests: kustomization.yaml: kind %q, want Kustomization", k.Kind)
+	}
+	m := &Manifests{}
+	var errs []error
+	for _, res := range k.Resources {
+		objs, err := readObjects(fsys, res)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, o := range objs {
+			for _, img := range k.Images {
+				overrideImage(o, img.Name, img.NewName, img.NewTag, img.Digest)
+			}
+			if o.GroupVersionKind().Group == certManagerGroup {
+				m.CertManager = append(m.CertManager, o)
+				continue
+			}
+			m.Objects = append(m.Objects, o)
+			if o.GetKind() == "MutatingWebhookConfiguration" {
+				if m.Configuration != nil {
+					errs = append(errs, fmt.Errorf("manifests: %s: a second MutatingWebhookConfiguration %s", res, o.GetName()))
+					continue
+				}
+				m.Configuration = &admissionregistrationv1.MutatingWebhookConfiguration{}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, m.Configuration, true); err != nil {
+					errs = append(errs, fmt.Errorf("manifests: %s: %w", res, err))
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if m.Configuration == nil {
+		return nil, errors.New("manifests: no MutatingWebhookConfiguration")
+	}
+	if len(m.Configuration.Webhooks) == 0 {
+		return nil, fmt.Errorf("manifests: MutatingWebhookConfiguration/%s has no webhooks", m.Configuration.Name)
+	}
+	return m, nil
+}
+
+// readObjects decodes the documents of one resource file; comment-only
+// documents are skipped.
+func readObjects(fsys fs.FS, name string) ([]*unstructured.Unstructured, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("manifests: %w", err)
+	}
+	var objs []*unstructured.Unstructured
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 1; ; i++ {
+		doc, err := r.Read()
+		if err == io.EOF {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("manifests: %s: %w", name, err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			return nil, fmt.Errorf("manifests: %s: document %d: %w", name, i, err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("manifests: %s: document %d: want apiVersion, kind and metadata.name", name, i)
+		}
+		objs = append(objs, u)
+	}
+}
+
+// overrideImage applies one kustomize images entry to the containers of a
+// Deployment.
+func overrideImage(obj *unstructured.Unstructured, name, newName, newTag, digest string) {
+	if obj.GetKind() != "Deployment" {
+		return
+	}
+	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		image, _ := cm["image"].(string)
+		repo, tag := splitImage(image)
+		if repo != name {
+			continue
+		}
+		if newName != "" {
+			repo = newName
+		}
+		switch {
+		case digest != "":
+			tag = "@" + digest
+		case newTag != "":
+			tag = ":" + newTag
+		}
+		cm["image"] = repo + tag
+	}
+	_ = unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
+}
+
+// splitImage splits an image reference into its repository and its ":tag"
+// or "@digest" suffix.
+func splitImage(image string) (repo, suffix string) {
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		return image[:i], image[i:]
+	}
+	if i := strings.LastIndexByte(image, ':'); i >= 0 && !strings.Contains(image[i:], "/") {
+		return image[:i], image[i:]
+	}
+	return image, ""
+}
+
+// refOf names an object as errors and change sets do.
+func refOf(obj *unstructured.Unstructured) string { return apply.RefOf(obj).String() }
