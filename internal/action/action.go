@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,6 +38,17 @@ type Config struct {
 	KeepAlive func(ctx context.Context, h *release.Head) (stop func() error)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	// decoded is the last revision decodeRevision decoded: an operation
+	// decodes its new revision once to check it, and again to apply it.
+	decodedMu sync.Mutex
+	decoded   *decodedRevision
+}
+
+// decodedRevision is a revision's manifest decoded into objects.
+type decodedRevision struct {
+	crdText, manifest, namespace string
+	crds, objs                   []*unstructured.Unstructured
 }
 
 func (c *Config) now() time.Time {

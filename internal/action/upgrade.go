@@ -259,8 +259,26 @@ func withoutNewKinds(objs []*unstructured.Unstructured, crds *apply.ChangeSet) (
 
 // decodeRevision decodes a revision's CRDs and objects. They are decoded
 // together so that custom resources of the chart's own CRDs resolve before
-// those CRDs exist on the cluster.
+// those CRDs exist on the cluster. The objects are shared with the next
+// call for the same revision: callers must not modify them (Apply does
+// not).
 func (c *Config) decodeRevision(crdText, manifest, namespace string) (crds, objs []*unstructured.Unstructured, err error) {
+	c.decodedMu.Lock()
+	last := c.decoded
+	c.decodedMu.Unlock()
+	if last != nil && last.crdText == crdText && last.manifest == manifest && last.namespace == namespace {
+		return last.crds, last.objs, nil
+	}
+	crds, objs, err = c.decodeRevisionOnce(crdText, manifest, namespace)
+	if err == nil {
+		c.decodedMu.Lock()
+		c.decoded = &decodedRevision{crdText: crdText, manifest: manifest, namespace: namespace, crds: crds, objs: objs}
+		c.decodedMu.Unlock()
+	}
+	return crds, objs, err
+}
+
+func (c *Config) decodeRevisionOnce(crdText, manifest, namespace string) (crds, objs []*unstructured.Unstructured, err error) {
 	if strings.TrimSpace(crdText) != "" {
 		if crds, err = c.Applier.Decode(crdText, namespace); err != nil {
 			return nil, nil, fmt.Errorf("crds: %w", err)

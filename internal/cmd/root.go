@@ -33,6 +33,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	// Helm users type -s for --show-only; --server keeps its long form.
 	cmd.PersistentFlags().Lookup("server").Shorthand = ""
 	addLogFlags(cmd)
+	addProfileFlags(cmd)
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
