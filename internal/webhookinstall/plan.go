@@ -19,7 +19,8 @@ import (
 type PlanOptions struct {
 	// Mode is where the webhook runs and who makes its certificate.
 	Mode Mode
-	// Namespace is the webhook's namespace (default DefaultNamespace).
+	// Namespace is the webhook's namespace (default DefaultNamespace;
+	// always that in local mode).
 	Namespace string
 	// Image is the webhook's container image (default DefaultImage()).
 	Image string
@@ -72,7 +73,8 @@ func (m *Manifests) Plan(o PlanOptions) (*Plan, error) {
 		return nil, err
 	}
 	ns := o.Namespace
-	if ns == "" {
+	if ns == "" || o.Mode == ModeLocal {
+		// The local chart-webhook excludes its default --namespace.
 		ns = DefaultNamespace
 	}
 	image := o.Image

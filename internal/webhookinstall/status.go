@@ -295,9 +295,13 @@ func ComputeStatus(obs *Observed, now time.Time) *Status {
 		}
 		s.Endpoint = fmt.Sprintf("service %s/%s:%d%s", cc.Service.Namespace, cc.Service.Name, port, path)
 	}
+	// What the API server does with writes to owned objects while the
+	// webhook does not answer.
+	meanwhile := "refused"
 	if w.FailurePolicy != nil {
 		s.FailurePolicy = string(*w.FailurePolicy)
 		if *w.FailurePolicy == admissionregistrationv1.Ignore {
+			meanwhile = "let through unchecked"
 			problem("failurePolicy is Ignore: writes to owned objects pass unchecked whenever the webhook does not answer")
 		}
 	}
@@ -342,15 +346,15 @@ func ComputeStatus(obs *Observed, now time.Time) *Status {
 			if obs.ServedErr != nil {
 				s.Server.Error = obs.ServedErr.Error()
 			}
-			problem("nothing answers at %s: start the local webhook (chart-webhook --kubeconfig <kubeconfig> --cert-dir <dir> --port %s); until then writes to owned objects are refused",
-				s.Server.Address, portOf(s.Server.Address))
+			problem("nothing answers at %s: start the local webhook (chart-webhook --kubeconfig <kubeconfig> --cert-dir <dir> --port %s); until then writes to owned objects are %s",
+				s.Server.Address, portOf(s.Server.Address), meanwhile)
 		} else {
 			s.Serving = servingStatus("served by "+s.Server.Address, obs.Served[0], bundle, host, now)
 		}
 	} else {
 		s.Deployment = deploymentStatus(obs)
 		if d := s.Deployment; d.Ready == 0 {
-			problem("no replica of Deployment %s/%s is ready (%s): writes to owned objects are refused until one is", obs.Namespace, Name, orDash(d.Message, d.Status))
+			problem("no replica of Deployment %s/%s is ready (%s): writes to owned objects are %s until one is", obs.Namespace, Name, orDash(d.Message, d.Status), meanwhile)
 		} else if d.Ready < d.Replicas {
 			problem("only %d of %d replicas of Deployment %s/%s are ready", d.Ready, d.Replicas, obs.Namespace, Name)
 		}

@@ -44,7 +44,9 @@ func (s *Status) Text() string {
 			}
 			row(k, "%s, valid until %s", c.Subject, c.NotAfter.UTC().Format(timeFormat))
 		}
-		if d := s.Deployment; d != nil {
+		if d := s.Deployment; d != nil && d.Replicas == 0 && d.Message != "" {
+			row("DEPLOYMENT", "%s: %s: %s", d.Name, d.Status, d.Message)
+		} else if d != nil {
 			row("DEPLOYMENT", "%s: %d/%d ready, %s", d.Name, d.Ready, d.Replicas, d.Status)
 			if d.Image != "" {
 				row("IMAGE", "%s", d.Image)
