@@ -159,10 +159,11 @@ func (c *Config) recoverStale(ctx context.Context, h *release.Head) error {
 			h.Inventory = union(h.Inventory, r.Inventory)
 		}
 		if r.Status.IsPending() {
-			if err := c.Store.SetStatus(ctx, h.Namespace, h.Name, r.Revision, release.StatusFailed); err != nil {
+			desc := fmt.Sprintf("Interrupted: the %s stopped before it finished (found by the next operation)", r.Operation)
+			if err := c.Store.SetOutcome(ctx, h.Namespace, h.Name, r.Revision, release.StatusFailed, desc); err != nil {
 				return fmt.Errorf("marking interrupted revision %d failed: %w", r.Revision, err)
 			}
-			r.Status = release.StatusFailed
+			r.Status, r.Description = release.StatusFailed, desc
 		}
 		if r.Status == release.StatusDeployed && r.Revision > h.Deployed {
 			h.Deployed = r.Revision

@@ -243,6 +243,12 @@ func TestAtomic(t *testing.T) {
 	if r2.Status != release.StatusFailed {
 		t.Errorf("revision 2 status = %s, want failed", r2.Status)
 	}
+	if want := `Upgrade "demo" failed: `; !strings.HasPrefix(r2.Description, want) || !strings.Contains(r2.Description, "demo-demo-app-smoke") {
+		t.Errorf("revision 2 description = %q, want %q… naming the hook", r2.Description, want)
+	}
+	if r3, _ := c.Store.Revision(ctx, ns, "demo", 3); r3 == nil || r3.Description != "Rollback to 1" {
+		t.Errorf("revision 3 = %+v, want the description \"Rollback to 1\"", r3)
+	}
 	cm, _ := env.Clientset().CoreV1().ConfigMaps(ns).Get(ctx, "demo-demo-app", metav1.GetOptions{})
 	if cm.Data["message"] != "hello" {
 		t.Errorf("message after rollback = %q", cm.Data["message"])

@@ -96,20 +96,21 @@ func (c *Config) rollbackTarget(ctx context.Context, head *release.Head, revisio
 
 func rollbackRevision(target *release.Revision, revision int, description string, now time.Time) *release.Revision {
 	return &release.Revision{
-		Name:        target.Name,
-		Namespace:   target.Namespace,
-		Revision:    revision,
-		Status:      release.StatusPendingRollback,
-		Chart:       target.Chart,
-		Values:      target.Values,
-		Manifest:    target.Manifest,
-		CRDs:        target.CRDs,
-		Hooks:       target.Hooks,
-		Notes:       target.Notes,
-		Inventory:   target.Inventory,
-		Description: describe(description, fmt.Sprintf("Rollback to %d", target.Revision)),
-		Operation:   "rollback",
-		Started:     now,
+		Name:           target.Name,
+		Namespace:      target.Namespace,
+		Revision:       revision,
+		Status:         release.StatusPendingRollback,
+		Chart:          target.Chart,
+		Values:         target.Values,
+		ComputedValues: target.ComputedValues,
+		Manifest:       target.Manifest,
+		CRDs:           target.CRDs,
+		Hooks:          target.Hooks,
+		Notes:          target.Notes,
+		Inventory:      target.Inventory,
+		Description:    describe(description, fmt.Sprintf("Rollback to %d", target.Revision)),
+		Operation:      "rollback",
+		Started:        now,
 	}
 }
 

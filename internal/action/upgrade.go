@@ -132,6 +132,8 @@ func effectiveValues(o UpgradeOptions, prev *release.Revision) map[string]any {
 		return newVals
 	}
 	if o.ReuseValues || o.ResetThenReuseValues {
+		// (--reuse-values also renders with the previous revision's
+		// computed values as the chart's defaults: see chartFor.)
 		return render.CoalesceTables(values.DeepCopy(newVals), values.DeepCopy(prev.Values), func(string, ...any) {})
 	}
 	if len(newVals) == 0 && len(prev.Values) > 0 {
@@ -148,6 +150,21 @@ type rendered struct {
 	crds     string
 	hooks    []release.Hook
 	values   map[string]any
+	computed map[string]any
+}
+
+// chartFor is the chart to render: with --reuse-values, as in Helm, the
+// chart's defaults are replaced by the previous revision's computed values,
+// so that what the last release used carries over, chart defaults included
+// (--reset-then-reuse-values keeps the new chart's defaults). A previous
+// record without computed values leaves the chart as it is.
+func chartFor(o UpgradeOptions, prev *release.Revision) *chart.Chart {
+	if !o.ReuseValues || o.ResetValues || prev == nil || prev.ComputedValues == nil || o.Chart == nil {
+		return o.Chart
+	}
+	ch := *o.Chart
+	ch.Values = values.DeepCopy(prev.ComputedValues)
+	return &ch
 }
 
 func (c *Config) renderRevision(ctx context.Context, o UpgradeOptions, prev *release.Revision, revision int, op string) (*rendered, error) {
@@ -158,7 +175,7 @@ func (c *Config) renderRevision(ctx context.Context, o UpgradeOptions, prev *rel
 	ro.Capabilities = c.Capabilities
 	ro.Lookup = c.Lookup
 	ro.SkipSchemaValidation = o.SkipSchema
-	res, err := render.Render(ctx, o.Chart, values.DeepCopy(vals), ro)
+	res, err := render.Render(ctx, chartFor(o, prev), values.DeepCopy(vals), ro)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +184,7 @@ func (c *Config) renderRevision(ctx context.Context, o UpgradeOptions, prev *rel
 	if err != nil {
 		return nil, err
 	}
-	return &rendered{result: res, objs: objs, manifest: manifest, crds: crds, hooks: hooksOf(res.Hooks), values: vals}, nil
+	return &rendered{result: res, objs: objs, manifest: manifest, crds: crds, hooks: hooksOf(res.Hooks), values: vals, computed: res.Values}, nil
 }
 
 func (c *Config) renderOnly(ctx context.Context, o UpgradeOptions, head *release.Head) (*Result, error) {
@@ -309,20 +326,21 @@ func (c *Config) newRevision(o UpgradeOptions, r *rendered, revision int, op str
 		status, desc = release.StatusPendingInstall, "Install complete"
 	}
 	return &release.Revision{
-		Name:        o.Name,
-		Namespace:   o.Namespace,
-		Revision:    revision,
-		Status:      status,
-		Chart:       chartInfo(o.Chart, o.ChartSource),
-		Values:      r.values,
-		Manifest:    r.manifest,
-		CRDs:        r.crds,
-		Hooks:       r.hooks,
-		Notes:       r.result.Notes,
-		Inventory:   refsOf(r.objs),
-		Description: describe(o.Description, desc),
-		Operation:   op,
-		Started:     c.now(),
+		Name:           o.Name,
+		Namespace:      o.Namespace,
+		Revision:       revision,
+		Status:         status,
+		Chart:          chartInfo(o.Chart, o.ChartSource),
+		Values:         r.values,
+		ComputedValues: r.computed,
+		Manifest:       r.manifest,
+		CRDs:           r.crds,
+		Hooks:          r.hooks,
+		Notes:          r.result.Notes,
+		Inventory:      refsOf(r.objs),
+		Description:    describe(o.Description, desc),
+		Operation:      op,
+		Started:        c.now(),
 	}
 }
 
@@ -478,14 +496,26 @@ func applied(inv []release.ObjectRef, changes []apply.Change) []release.ObjectRe
 
 // fail records a failed revision; the head keeps the inventory the caller
 // left in it (what the release owned before, and what it wrote since).
+// failedDescription is a failed revision's description, in Helm's words.
+func failedDescription(rev *release.Revision, opErr error) string {
+	switch rev.Operation {
+	case "install":
+		return fmt.Sprintf("Release %q failed: %v", rev.Name, opErr)
+	case "rollback":
+		return fmt.Sprintf("Rollback %q failed: %v", rev.Name, opErr)
+	}
+	return fmt.Sprintf("Upgrade %q failed: %v", rev.Name, opErr)
+}
+
 func (c *Config) fail(ctx context.Context, head *release.Head, rev *release.Revision, opErr error) error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
 	errs = append(errs, opErr)
-	if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, rev.Revision, release.StatusFailed); err != nil {
+	desc := failedDescription(rev, opErr)
+	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.StatusFailed, desc); err != nil {
 		errs = append(errs, fmt.Errorf("recording revision %d failed: %w", rev.Revision, err))
 	}
-	rev.Status = release.StatusFailed
+	rev.Status, rev.Description = release.StatusFailed, desc
 	head.Status = release.StatusFailed
 	if err := c.Store.UpdateHead(ctx, head); err != nil {
 		errs = append(errs, fmt.Errorf("updating release head: %w", err))

@@ -41,8 +41,8 @@ type GetOptions struct {
 	Name string
 	// Revision is the revision to print; 0 for the last one.
 	Revision int
-	// AllValues is values' --all: accepted for Helm's sake; a release keeps
-	// only the user-supplied values, so they are what is printed.
+	// AllValues is values' --all: print the computed values (the chart's
+	// defaults coalesced with the user's).
 	AllValues bool
 	// Output is values' -o: table, json or yaml.
 	Output releaseview.Format
@@ -64,17 +64,15 @@ func NewCmdGet(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStre
 		newCmdGetWhat(f, streams, getManifest, "download the manifest for a named release",
 			"Print the manifest a revision of a release applied: every object rendered from the\nchart's templates (CRDs of crds/ first), as YAML documents with their # Source: lines."),
 		newCmdGetWhat(f, streams, getValues, "download the values file for a named release",
-			"Print the values the user supplied for a revision of a release (-f and --set).\n\n"+
-				"A release keeps only these values, not the chart's defaults: --all (Helm's\n"+
-				"computed values) is accepted and prints the user-supplied values too."),
+			"Print the values the user supplied for a revision of a release (-f and --set);\n"+
+				"with --all, the computed values: the chart's defaults coalesced with them."),
 		newCmdGetWhat(f, streams, getNotes, "download the notes for a named release",
 			"Print the notes (the chart's NOTES.txt, rendered) of a revision of a release."),
 		newCmdGetWhat(f, streams, getHooks, "download all hooks for a named release",
 			"Print the hooks of a revision of a release.\n\nHooks are formatted in YAML and separated by the YAML '---\\n' separator."),
 		newCmdGetWhat(f, streams, getAll, "download all information for a named release",
 			"Print a human readable collection of information about the notes, hooks,\n"+
-				"supplied values, and generated manifest of a revision of a release.\n\n"+
-				"Computed values are not printed: a release keeps only the user-supplied ones."),
+				"supplied and computed values, and generated manifest of a revision of a release."),
 	)
 	return cmd
 }
@@ -102,7 +100,7 @@ func newCmdGetWhat(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	fs := cmd.Flags()
 	fs.IntVar(&o.Revision, "revision", 0, "get the named release with revision")
 	if what == getValues {
-		fs.BoolVarP(&o.AllValues, "all", "a", false, "dump all values: the same as without it, since a release keeps only the user-supplied values")
+		fs.BoolVarP(&o.AllValues, "all", "a", false, "dump all (computed) values")
 		fs.VarP(&o.Output, "output", "o", releaseview.FormatUsage())
 	}
 	return cmd
@@ -146,7 +144,15 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	case getHooks:
 		text = releaseview.HooksText(r)
 	case getValues:
-		text, err = releaseview.ValuesText(releaseview.Values(r), o.Output)
+		vals, computed := releaseview.Values(r), false
+		if o.AllValues {
+			if cv, ok := releaseview.ComputedValues(r); ok {
+				vals, computed = cv, true
+			} else {
+				fmt.Fprintf(o.ErrOut, "warning: revision %d was recorded without its computed values: printing the user-supplied ones\n", r.Revision)
+			}
+		}
+		text, err = releaseview.ValuesText(vals, o.Output, computed)
 	case getAll:
 		text, err = releaseview.AllText(r, time.Local)
 	default:

@@ -368,6 +368,47 @@ func TestReleaseFlagsValues(t *testing.T) {
 	}
 }
 
+// TestReleaseFlagsReuseValuesChartDefaults: as in Helm, --reuse-values
+// renders a new chart with the previous revision's computed values as its
+// defaults (the old defaults carry over, new keys are not added), while
+// --reset-then-reuse-values takes the new chart's defaults; get values
+// --all prints the computed values.
+func TestReleaseFlagsReuseValuesChartDefaults(t *testing.T) {
+	c := newReleaseCLI(t)
+	tmpl := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: defaults\ndata:\n" +
+		"  greeting: {{ .Values.greeting | quote }}\n  color: {{ .Values.color | quote }}\n  size: {{ .Values.size | default \"unset\" | quote }}\n"
+	v1 := writeChart(t, "defaults", map[string]string{"values.yaml": "greeting: hello\ncolor: red\n", "templates/cm.yaml": tmpl})
+	v2 := writeChart(t, "defaults", map[string]string{"values.yaml": "greeting: bonjour\ncolor: green\nsize: small\n", "templates/cm.yaml": tmpl})
+	data := func() map[string]string {
+		t.Helper()
+		cm, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), "defaults", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data
+	}
+
+	c.ok("install", "demo", v1, "--set", "color=blue")
+	if got, want := c.ok("get", "values", "demo", "--all"), "COMPUTED VALUES:\ncolor: blue\ngreeting: hello\n"; got != want {
+		t.Errorf("get values --all = %q, want %q", got, want)
+	}
+	if got, want := c.ok("get", "values", "demo"), "USER-SUPPLIED VALUES:\ncolor: blue\n"; got != want {
+		t.Errorf("get values = %q, want %q", got, want)
+	}
+
+	c.ok("upgrade", "demo", v2, "--reuse-values")
+	if diff := cmp.Diff(map[string]string{"greeting": "hello", "color": "blue", "size": "unset"}, data()); diff != "" {
+		t.Errorf("upgrade --reuse-values to a chart with new defaults (-want +got):\n%s", diff)
+	}
+	c.ok("upgrade", "demo", v2, "--reset-then-reuse-values")
+	if diff := cmp.Diff(map[string]string{"greeting": "bonjour", "color": "blue", "size": "small"}, data()); diff != "" {
+		t.Errorf("upgrade --reset-then-reuse-values (-want +got):\n%s", diff)
+	}
+	if got := c.ok("get", "all", "demo"); !strings.Contains(got, "COMPUTED VALUES:\ncolor: blue\ngreeting: bonjour\nsize: small\n") {
+		t.Errorf("get all lacks the computed values:\n%s", got)
+	}
+}
+
 // TestReleaseFlagsHistoryMax: with --history-max 2 only two revisions
 // remain after four upgrades, records included.
 func TestReleaseFlagsHistoryMax(t *testing.T) {
@@ -623,6 +664,9 @@ func TestReleaseFlagsKeepHistory(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"1 superseded", "2 uninstalled"}, c.historyStatuses("demo")); diff != "" {
 		t.Errorf("history after uninstall --keep-history (-want +got):\n%s", diff)
+	}
+	if hist := c.history("demo"); len(hist) != 2 || !strings.HasSuffix(hist[1], "Uninstallation complete") || !strings.HasSuffix(hist[0], "Install complete") {
+		t.Errorf("history descriptions after uninstall --keep-history:\n%s", strings.Join(hist, "\n"))
 	}
 	if got := c.ok("list", "-q"); got != "" {
 		t.Errorf("list shows an uninstalled release: %q", got)

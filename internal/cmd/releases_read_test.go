@@ -207,6 +207,10 @@ func seedReleases(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns
 	f2 := web(ns, 2, release.StatusDeployed, "0.2.0", "1.1", map[string]any{"replicas": 1, "greeting": map[string]any{"text": "hello", "loud": true}},
 		cm("frontend-config"), deploy, svc)
 	f2.Description = "Upgrade complete"
+	// Revision 1 predates computed values in records: get values --all falls
+	// back to the user-supplied ones.
+	f2.ComputedValues = map[string]any{"replicas": 1, "greeting": map[string]any{"text": "hello", "loud": true},
+		"image": map[string]any{"repository": "registry.example/frontend", "tag": "1.1"}}
 	f2.Notes = "Visit http://frontend.example\nGreeting: hello\n"
 	f2.Hooks = []release.Hook{{
 		Name: "frontend-migrate", Kind: "Job", Path: "web/templates/migrate.yaml", Events: []string{"pre-upgrade"}, Weight: 0,

@@ -45,10 +45,20 @@ func Values(r *release.Revision) map[string]any {
 	return r.Values
 }
 
-// ValuesText is what get values prints in format f. Only the values the
-// user supplied are stored with a release, so the table form is always
-// headed USER-SUPPLIED VALUES (Helm's --all would print COMPUTED VALUES).
-func ValuesText(vals map[string]any, f Format) (string, error) {
+// ComputedValues is a revision's computed values (the chart's defaults
+// coalesced with the user's), and whether the record kept them (records
+// written before they were kept did not).
+func ComputedValues(r *release.Revision) (map[string]any, bool) {
+	if r.ComputedValues == nil {
+		return nil, false
+	}
+	return r.ComputedValues, true
+}
+
+// ValuesText is what get values prints in format f; the table form is
+// headed COMPUTED VALUES when computed, else USER-SUPPLIED VALUES, as in
+// Helm.
+func ValuesText(vals map[string]any, f Format, computed bool) (string, error) {
 	switch f {
 	case FormatJSON:
 		return EncodeJSON(vals)
@@ -59,12 +69,15 @@ func ValuesText(vals map[string]any, f Format) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if computed {
+		return "COMPUTED VALUES:\n" + y, nil
+	}
 	return "USER-SUPPLIED VALUES:\n" + y, nil
 }
 
 // AllText is what get all prints, laid out as helm get all: the release's
-// facts, the user-supplied values, hooks, manifest and notes. Computed
-// values are left out: a release keeps its user-supplied values only.
+// facts, the user-supplied and computed values (when the record kept them),
+// hooks, manifest and notes.
 // Times are in loc (nil: UTC).
 func AllText(r *release.Revision, loc *time.Location) (string, error) {
 	var b strings.Builder
@@ -87,6 +100,13 @@ func AllText(r *release.Revision, loc *time.Location) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(&b, "USER-SUPPLIED VALUES:\n%s\n", vals)
+	if computed, ok := ComputedValues(r); ok {
+		c, err := EncodeYAML(computed)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "COMPUTED VALUES:\n%s\n", c)
+	}
 	b.WriteString("HOOKS:\n")
 	b.WriteString(HooksText(r))
 	fmt.Fprintf(&b, "MANIFEST:\n%s\n", r.Manifest)

@@ -30,13 +30,13 @@ func TestGetTexts(t *testing.T) {
 		{name: "notes", got: func() (string, error) { return NotesText(r), nil }, want: "NOTES:\nVisit http://web\n\n"},
 		{name: "no notes", got: func() (string, error) { return NotesText(&release.Revision{}), nil }, want: ""},
 		{name: "hooks", got: func() (string, error) { return HooksText(r), nil }, want: hooks},
-		{name: "values table", got: func() (string, error) { return ValuesText(Values(r), FormatTable) },
+		{name: "values table", got: func() (string, error) { return ValuesText(Values(r), FormatTable, false) },
 			want: "USER-SUPPLIED VALUES:\nimage:\n  tag: v3\nreplicas: 2\n"},
-		{name: "values json", got: func() (string, error) { return ValuesText(Values(r), FormatJSON) },
+		{name: "values json", got: func() (string, error) { return ValuesText(Values(r), FormatJSON, false) },
 			want: `{"image":{"tag":"v3"},"replicas":2}` + "\n"},
-		{name: "values yaml", got: func() (string, error) { return ValuesText(Values(r), FormatYAML) },
+		{name: "values yaml", got: func() (string, error) { return ValuesText(Values(r), FormatYAML, false) },
 			want: "image:\n  tag: v3\nreplicas: 2\n"},
-		{name: "no values", got: func() (string, error) { return ValuesText(Values(&release.Revision{}), FormatTable) },
+		{name: "no values", got: func() (string, error) { return ValuesText(Values(&release.Revision{}), FormatTable, false) },
 			want: "USER-SUPPLIED VALUES:\n{}\n"},
 		{name: "all", got: func() (string, error) { return AllText(r, time.UTC) }, want: `NAME: web
 LAST DEPLOYED: Wed Mar  4 05:06:07 2026

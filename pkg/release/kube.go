@@ -652,6 +652,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 		return nil, fmt.Errorf("%s: holds revision %d, labelled %d", ref, r.Revision, want)
 	}
 	r.Status = Status(sec.Labels[ownership.LabelStatus])
+	r.Description = describeRead(r.Description, sec.Annotations[AnnotationDescription], r.Status)
 	r.AppliedBy = sec.Annotations[ownership.AnnotationAppliedBy]
 	r.Updated = sec.CreationTimestamp.UTC()
 	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationUpdated]); err == nil {
@@ -664,6 +665,12 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 // status it has is a no-op. Only the status label and the updated
 // annotation change: the record's data is immutable.
 func (s *KubeStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
+	return s.SetOutcome(ctx, namespace, name, revision, status, "")
+}
+
+// SetOutcome moves a revision's status forward, as SetStatus, and records
+// description in the record's AnnotationDescription.
+func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revision int, status Status, description string) error {
 	for range attempts {
 		sec, err := s.getRecord(ctx, namespace, name, revision)
 		if err != nil {
@@ -676,10 +683,14 @@ func (s *KubeStore) SetStatus(ctx context.Context, namespace, name string, revis
 		if !CanMove(from, status) {
 			return fmt.Errorf("%s: revision %d cannot move from %s to %s", secretRef(namespace, sec.Name), revision, from, status)
 		}
+		annotations := map[string]string{AnnotationUpdated: s.lock.now().UTC().Format(time.RFC3339Nano)}
+		if description != "" {
+			annotations[AnnotationDescription] = clipDescription(description)
+		}
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 			"resourceVersion": sec.ResourceVersion,
 			"labels":          map[string]string{ownership.LabelStatus: string(status)},
-			"annotations":     map[string]string{AnnotationUpdated: s.lock.now().UTC().Format(time.RFC3339Nano)},
+			"annotations":     annotations,
 		}})
 		_, err = s.client.CoreV1().Secrets(namespace).Patch(ctx, sec.Name, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: ownership.FieldManager})

@@ -45,6 +45,7 @@ type memoryRecord struct {
 	status    Status
 	appliedBy string
 	updated   time.Time
+	outcome   string // SetOutcome's description
 }
 
 // NewMemoryStore returns an empty store with the default options.
@@ -229,12 +230,19 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 		return nil, err
 	}
 	r.Status, r.AppliedBy, r.Updated = rec.status, rec.appliedBy, rec.updated
+	r.Description = describeRead(r.Description, rec.outcome, rec.status)
 	return &r, nil
 }
 
 // SetStatus moves a revision's status forward (CanMove); moving it to the
 // status it has is a no-op.
-func (m *MemoryStore) SetStatus(_ context.Context, namespace, name string, revision int, status Status) error {
+func (m *MemoryStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
+	return m.SetOutcome(ctx, namespace, name, revision, status, "")
+}
+
+// SetOutcome moves a revision's status forward, as SetStatus, and records
+// description as its outcome.
+func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revision int, status Status, description string) error {
 	m.db.mu.Lock()
 	defer m.db.mu.Unlock()
 	rec, ok := m.db.revs[memoryKey(namespace, name)][revision]
@@ -248,6 +256,9 @@ func (m *MemoryStore) SetStatus(_ context.Context, namespace, name string, revis
 		return fmt.Errorf("release %s/%s: revision %d cannot move from %s to %s", namespace, name, revision, rec.status, status)
 	}
 	rec.status, rec.updated = status, m.lock.now().UTC()
+	if description != "" {
+		rec.outcome = clipDescription(description)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -38,6 +39,46 @@ const (
 // AnnotationUpdated is set on a revision record when its status moves: the
 // time of the move (RFC 3339). Without it, the record's creation time.
 const AnnotationUpdated = "kubectl-chart.io/updated"
+
+// AnnotationDescription is set on a revision record when its status moves
+// with an outcome to tell (SetOutcome): why it failed, that it was
+// uninstalled. It replaces, on read, the description written with the
+// record, which is immutable.
+const AnnotationDescription = "kubectl-chart.io/description"
+
+// maxDescription bounds a description kept in an annotation (a failure
+// naming many objects); longer ones are cut.
+const maxDescription = 4096
+
+// clipDescription cuts a description to maxDescription bytes, on a rune
+// boundary, marking the cut.
+func clipDescription(d string) string {
+	if len(d) <= maxDescription {
+		return d
+	}
+	cut := maxDescription - len("…")
+	for cut > 0 && !utf8.RuneStart(d[cut]) {
+		cut--
+	}
+	return d[:cut] + "…"
+}
+
+// describeRead is the description of a revision as read: the outcome's when
+// one was recorded, else, while the operation is under way, what it is
+// doing (as Helm says it), else the one written with the record.
+func describeRead(written, outcome string, status Status) string {
+	switch {
+	case outcome != "":
+		return outcome
+	case status == StatusPendingInstall:
+		return "Initial install underway"
+	case status == StatusPendingUpgrade:
+		return "Preparing upgrade"
+	case status == StatusUninstalling:
+		return "Deletion in progress (or silently failed)"
+	}
+	return written
+}
 
 // MaxNameLength is the longest release name (as Helm's).
 const MaxNameLength = 53

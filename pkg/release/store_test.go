@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -198,6 +199,7 @@ func testStore(t *testing.T, newEnv func(t *testing.T) storeEnv) {
 		{"OptimisticConflict", testOptimisticConflict},
 		{"DeleteHead", testDeleteHead},
 		{"RevisionRoundTrip", testRevisionRoundTrip},
+		{"Outcome", testOutcome},
 		{"StatusMovesForwardOnly", testStatusMovesForwardOnly},
 		{"HistoryOrder", testHistoryOrder},
 		{"DeleteRevision", testDeleteRevision},
@@ -526,7 +528,8 @@ func sampleRevision(ns, name string, rev int) *Revision {
 
 // revisionOpts compares revisions as callers see them: Updated is the
 // store's.
-var revisionOpts = cmp.Options{cmpopts.IgnoreFields(Revision{}, "Updated"), cmpopts.EquateEmpty()}
+// Descriptions depend on the status (testOutcome checks them).
+var revisionOpts = cmp.Options{cmpopts.IgnoreFields(Revision{}, "Updated", "Description"), cmpopts.EquateEmpty()}
 
 func testRevisionRoundTrip(t *testing.T, e storeEnv) {
 	ctx, ns := ctxT(t), e.namespace()
@@ -604,6 +607,63 @@ func testStatusMovesForwardOnly(t *testing.T, e storeEnv) {
 	}
 	if err := s.SetStatus(ctx, ns, "web", 2, StatusDeployed); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetStatus of a missing revision: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testOutcome: a revision's description says what is under way while it
+// is pending, then the outcome recorded with its status, in Revision and
+// History alike; a status move without one keeps what was there.
+func testOutcome(t *testing.T, e storeEnv) {
+	ctx, ns := ctxT(t), e.namespace()
+	s := e.client(clientOptions{})
+	r1 := sampleRevision(ns, "web", 1)
+	r1.Description = "Install complete"
+	must(t, s.CreateRevision(ctx, r1))
+	long := strings.Repeat("é", maxDescription) // 2 bytes each: cut
+	steps := []struct {
+		status      Status
+		description string
+		want        string
+	}{
+		{StatusPendingInstall, "", "Initial install underway"},
+		{StatusFailed, `Release "web" failed: Deployment/ns/web: boom`, `Release "web" failed: Deployment/ns/web: boom`},
+		{StatusUninstalled, long, strings.Repeat("é", (maxDescription-len("…"))/2) + "…"}, // cut on a rune boundary
+	}
+	for i, st := range steps {
+		if i > 0 {
+			must(t, s.SetOutcome(ctx, ns, "web", 1, st.status, st.description))
+		}
+		r, err := s.Revision(ctx, ns, "web", 1)
+		must(t, err)
+		hist, err := s.History(ctx, ns, "web")
+		must(t, err)
+		if len(hist) != 1 {
+			t.Fatalf("step %d: history has %d revisions, want 1", i, len(hist))
+		}
+		for _, got := range []*Revision{r, hist[0]} {
+			if got.Status != st.status || got.Description != st.want {
+				t.Errorf("step %d: %s %.80q, want %s %.80q", i, got.Status, got.Description, st.status, st.want)
+			}
+			if !utf8.ValidString(got.Description) {
+				t.Errorf("step %d: description is not valid UTF-8", i)
+			}
+		}
+	}
+
+	// Deployed without an outcome: the description written with the record.
+	r2 := sampleRevision(ns, "web", 2)
+	r2.Status, r2.Description = StatusPendingUpgrade, "Upgrade complete"
+	must(t, s.CreateRevision(ctx, r2))
+	r, err := s.Revision(ctx, ns, "web", 2)
+	must(t, err)
+	if r.Description != "Preparing upgrade" {
+		t.Errorf("pending upgrade: description %q, want %q", r.Description, "Preparing upgrade")
+	}
+	must(t, s.SetStatus(ctx, ns, "web", 2, StatusDeployed))
+	r, err = s.Revision(ctx, ns, "web", 2)
+	must(t, err)
+	if r.Description != "Upgrade complete" {
+		t.Errorf("deployed: description %q, want %q", r.Description, "Upgrade complete")
 	}
 }
 

@@ -83,6 +83,11 @@ type Revision struct {
 	Chart     ChartInfo `json:"chart"`
 	// Values are the values the user supplied (not the chart's defaults).
 	Values map[string]any `json:"values,omitempty"`
+	// ComputedValues are the values the templates saw: the chart's defaults
+	// (and its subcharts') coalesced with Values. get values --all prints
+	// them, and upgrade --reuse-values starts from them, as Helm does from
+	// the previous chart. Absent from records written before they were kept.
+	ComputedValues map[string]any `json:"computedValues,omitempty"`
 	// Manifest is the rendered manifest with `# Source:` lines (templates
 	// only).
 	Manifest string `json:"manifest"`
@@ -190,6 +195,11 @@ type Store interface {
 	CreateRevision(ctx context.Context, r *Revision) error
 	// SetStatus moves a revision's status forward.
 	SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error
+	// SetOutcome moves a revision's status forward, as SetStatus, and
+	// records the outcome's description (why it failed, that it was
+	// uninstalled), which Revision and History return from then on. An
+	// empty description keeps the one written with the record.
+	SetOutcome(ctx context.Context, namespace, name string, revision int, status Status, description string) error
 	// Revision reads one revision; ErrNotFound when it does not exist.
 	Revision(ctx context.Context, namespace, name string, revision int) (*Revision, error)
 	// History lists a release's revisions, oldest first.
