@@ -112,6 +112,7 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
+	cfg = clientConfig(cfg)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -178,6 +179,23 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// clientConfig is cfg without client-side rate limiting when cfg sets none
+// (QPS 0, no RateLimiter), as controller-runtime's config.GetConfig leaves
+// the in-cluster configuration: a configuration from --kubeconfig would
+// otherwise get client-go's default of 5 requests/s, and the live re-read
+// of a head before each denial (RecheckDenials) would queue for 200 ms per
+// denial behind it, until a burst of denials times out at the API server.
+// The webhook's requests are bounded by the admission requests it answers;
+// the API server's priority and fairness guards it.
+func clientConfig(cfg *rest.Config) *rest.Config {
+	if cfg.QPS != 0 || cfg.RateLimiter != nil {
+		return cfg
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = -1
+	return cfg
 }
 
 // cacheSynced is ready once the informer cache has synced.
