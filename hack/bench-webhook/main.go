@@ -1,0 +1,429 @@
+// Command bench-webhook is the benchmark of chart-webhook, the ownership admission webhook (issue 5, acceptance
+// item 4). In one run it measures, and prints against their targets:
+//
+//  1. Handler latency in process: p50 and p99 of Handler.Handle, and of admission.Webhook.ServeHTTP around it
+//     (AdmissionReview JSON in and out), for every kind of decision — unlabelled object, another user's change
+//     that leaves owned fields alone, the release's own operation, labels copied onto an object outside the
+//     inventory, break-glass, the lock-user stamp on a head, the applied-by stamp on a revision record, and the
+//     denials (owned field, ownership label, delete, revision record data). The handler is wired as the binary
+//     wires it: heads from the informer cache of webhook.NewManager (started in this process against the same
+//     API server), a live re-read before a denial, metrics, a JSON logger and an Event recorder (both writing
+//     nowhere). Target: p99 < 1 ms.
+//  2. End-to-end added latency: merge patches of a new annotation on owned ConfigMaps (the objectSelector
+//     matches, the webhook evaluates their managedFields and allows them), sent open-loop at -rate per second
+//     with at most -in-flight outstanding, over loopback, by a user other than the release's; in phases of
+//     -phase that alternate (with, without, without, with, …) between the MutatingWebhookConfiguration being
+//     installed and being deleted, -duration in all for each, so that load on the machine hits both series. The
+//     webhook is the real bin/chart-webhook process, registered with a URL clientConfig as `kubectl chart webhook
+//     install --local` registers it. The webhook's request counter is read around every phase to prove that it
+//     answered every update of a with phase and none of a without phase. p50/p90/p99 both ways and the added p99
+//     (p99 with − p99 without). Target: added p99 < 5 ms. Then, for information, the latency of denied updates
+//     (another user changing an owned field) at -denied-rate.
+//  3. Memory: -releases releases with -objects owned objects between them (ConfigMaps and Secrets applied by the
+//     release's operation, as the plugin installs a release: lock, head with the inventory, revision record,
+//     server-side apply, status, unlock), in -namespaces namespaces, created by -workers parallel installs; then
+//     a dry-run change of an owned field of every release (denied only once the webhook's cache holds that head:
+//     this waits for the informer to sync) and a real allowed update per release (warm caches), then the
+//     webhook process's VmRSS and VmHWM from /proc and its Go heap from its Prometheus metrics
+//     (go_memstats_heap_inuse_bytes). Target: RSS < 150 MiB. With -heap-profile FILE, a heap profile of a
+//     webhook.NewManager started in this process over the same cluster (after a GC) is written there, for
+//     `go tool pprof`.
+//
+// It starts the bare test control plane of internal/testcluster (etcd and kube-apiserver) with manifests/'
+// MutatingWebhookConfiguration pointed at a local serving address and certificate (envtest), and runs the webhook
+// as its ServiceAccount with manifests/rbac.yaml's permissions only.
+//
+// Usually run through `make bench-webhook` (or `make bench`), which builds bin/chart-webhook and the control
+// plane first. It prints ✓ or ✗ beside each target but exits non-zero only when something could not be run or a
+// request failed unexpectedly, never because a target was missed. Latencies depend on the machine's load: the
+// load average is printed with the figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+)
+
+// options are the benchmark's settings, from the command line.
+type options struct {
+	// webhook is the chart-webhook binary; manifests the repository's manifests/ folder.
+	webhook, manifests string
+
+	// handlerRequests is the number of timed requests per decision in process.
+	handlerRequests int
+
+	// rate is the updates per second of the end-to-end phases, duration their total time per series, phase
+	// the length of one phase, inFlight the bound on outstanding requests, pool the number of owned objects
+	// updated in turn.
+	rate            float64
+	duration, phase time.Duration
+	inFlight, pool  int
+	// deniedRate and deniedDuration: the denied updates, for information (0 skips them).
+	deniedRate     float64
+	deniedDuration time.Duration
+
+	// releases and objects are installed for the memory figure, in namespaces namespaces, by workers
+	// parallel installs (releases 0 skips it).
+	releases, objects, namespaces, workers int
+	// heapProfile, if set, receives a heap profile of the webhook's manager started in this process.
+	heapProfile string
+}
+
+// Targets of issue 5, acceptance item 4.
+const (
+	targetHandlerP99 = time.Millisecond
+	targetAddedP99   = 5 * time.Millisecond
+	targetRSS        = 150 << 20
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseOptions(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "bench-webhook: %v\n", err)
+		return 2
+	}
+	// The handlers timed in process log as the binary does (JSON), to nowhere.
+	log.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, opts, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "bench-webhook: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("bench-webhook", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := options{}
+	fs.StringVar(&o.webhook, "webhook", filepath.Join("bin", "chart-webhook"), "chart-webhook binary (make build builds it)")
+	fs.StringVar(&o.manifests, "manifests", "manifests", "the repository's manifests/ folder (its MutatingWebhookConfiguration and RBAC are used)")
+	fs.IntVar(&o.handlerRequests, "handler-requests", 2000, "timed in-process requests per decision")
+	fs.Float64Var(&o.rate, "rate", 200, "updates per second through the API server, with and without the webhook")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "time of each series (with, without) in all")
+	fs.DurationVar(&o.phase, "phase", 5*time.Second, "length of one phase; phases alternate between with and without the webhook")
+	fs.IntVar(&o.inFlight, "in-flight", 64, "most updates outstanding at once")
+	fs.IntVar(&o.pool, "pool", 50, "owned ConfigMaps the updates go to in turn")
+	fs.Float64Var(&o.deniedRate, "denied-rate", 50, "denied updates per second, for information (0 skips them)")
+	fs.DurationVar(&o.deniedDuration, "denied-duration", 5*time.Second, "time of the denied updates")
+	fs.IntVar(&o.releases, "releases", 1000, "releases installed for the memory figure (0 skips it)")
+	fs.IntVar(&o.objects, "objects", 20000, "owned objects of those releases in all")
+	fs.IntVar(&o.namespaces, "namespaces", 50, "namespaces the releases are spread over")
+	fs.IntVar(&o.workers, "workers", 16, "releases installed in parallel")
+	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile of the webhook's manager, started in this process over the populated cluster, to this file")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.handlerRequests < 1:
+		return options{}, errors.New("-handler-requests must be at least 1")
+	case o.rate <= 0 || o.duration <= 0 || o.phase <= 0 || o.inFlight < 1 || o.pool < 1:
+		return options{}, errors.New("-rate, -duration, -phase, -in-flight and -pool must be positive")
+	case o.releases < 0 || o.namespaces < 1 || o.workers < 1:
+		return options{}, errors.New("-releases must not be negative, -namespaces and -workers positive")
+	case o.releases > 0 && o.objects < o.releases:
+		return options{}, errors.New("-objects must be at least -releases (one object per release)")
+	}
+	var err error
+	if o.webhook, err = filepath.Abs(o.webhook); err == nil {
+		_, err = os.Stat(o.webhook)
+	}
+	if err != nil {
+		return options{}, fmt.Errorf("-webhook: %w (make build builds it)", err)
+	}
+	return o, nil
+}
+
+// cluster is the control plane and the clients of the benchmark's users.
+type cluster struct {
+	env *testcluster.Env
+	// admin is system:masters; deployer runs the releases' operations (lock holder, field manager
+	// kubectl-chart); alice is another person with kubectl; carol a break-glass user.
+	admin, deployer, alice, carol *user
+	// webhookSA is the webhook's ServiceAccount (manifests/rbac.yaml's permissions only).
+	webhookSA *user
+	// hook is the MutatingWebhookConfiguration as installed (URL clientConfig), to delete and recreate.
+	hook *admissionregistrationv1.MutatingWebhookConfiguration
+}
+
+// user is a client authenticated as one user, without client-side rate limits.
+type user struct {
+	name string
+	// base is the configuration as a kubeconfig gives it; cfg has no client-side rate limit.
+	base, cfg  *rest.Config
+	cs         kubernetes.Interface
+	dyn        dynamic.Interface
+	kubeconfig []byte
+	store      *release.KubeStore // writes releases as this user
+}
+
+// Users of the benchmark.
+const (
+	userDeployer = "deployer"
+	userAlice    = "alice"
+	userCarol    = "carol"
+	webhookUser  = "system:serviceaccount:kubectl-chart-system:chart-webhook"
+)
+
+func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
+	work, err := os.MkdirTemp("", "bench-webhook-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	hook, err := manifestWebhook(opts.manifests)
+	if err != nil {
+		return err
+	}
+	progress(stderr, "starting the bare control plane (etcd, kube-apiserver) with manifests/' webhook configuration on a local URL …")
+	env, err := testcluster.Start(ctx, testcluster.Options{
+		ConfigureEnvtest: func(te *envtest.Environment) {
+			te.WebhookInstallOptions = envtest.WebhookInstallOptions{
+				MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{hook},
+				LocalServingHost: "127.0.0.1",
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(stderr, "bench-webhook: stop: %v\n", err)
+		}
+	}()
+	c, err := newCluster(ctx, env, opts.manifests, hook.Name)
+	if err != nil {
+		return err
+	}
+
+	wh, err := startWebhook(ctx, opts.webhook, c, work)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := wh.stop(); err != nil {
+			fmt.Fprintf(stderr, "bench-webhook: %v\n", err)
+		}
+	}()
+
+	fmt.Fprintf(stdout, "webhook: %s (%s), a process of its own, called by the API server at %s\n", opts.webhook, wh.version, hookURL(c.hook))
+	fmt.Fprintf(stdout, "server:  bare control plane (etcd, kube-apiserver), Kubernetes %s, loopback only; %d CPUs\n", serverVersion(c.admin.cs), runtime.NumCPU())
+	fmt.Fprintf(stdout, "load average at start: %s\n\n", loadAverage())
+
+	var sum summary
+	if err := benchHandler(ctx, opts, c, stdout, stderr, &sum); err != nil {
+		return fmt.Errorf("handler latency: %w", err)
+	}
+	if err := benchUpdates(ctx, opts, c, wh, stdout, stderr, &sum); err != nil {
+		return fmt.Errorf("updates through the API server: %w", err)
+	}
+	if opts.releases > 0 {
+		if err := benchMemory(ctx, opts, c, wh, stdout, stderr, &sum); err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+	}
+	sum.print(stdout)
+	fmt.Fprintf(stdout, "load average at the end: %s (%d CPUs; other work on the machine shows in the latencies)\n", loadAverage(), runtime.NumCPU())
+	if sum.failed > 0 {
+		return fmt.Errorf("%d requests failed unexpectedly (see above)", sum.failed)
+	}
+	return nil
+}
+
+// newCluster creates the users and manifests/rbac.yaml's ClusterRole and binding, and reads the webhook
+// configuration envtest installed.
+func newCluster(ctx context.Context, env *testcluster.Env, manifests, hookName string) (*cluster, error) {
+	c := &cluster{env: env}
+	var err error
+	if c.admin, err = newUser(env.Config(), "admin", nil); err != nil {
+		return nil, err
+	}
+	te := env.Envtest()
+	add := func(name string, groups ...string) (*user, error) {
+		au, err := te.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("add user %s: %w", name, err)
+		}
+		kc, err := au.KubeConfig()
+		if err != nil {
+			return nil, err
+		}
+		return newUser(au.Config(), name, kc)
+	}
+	if c.deployer, err = add(userDeployer, "system:masters"); err != nil {
+		return nil, err
+	}
+	if c.alice, err = add(userAlice, "system:masters"); err != nil {
+		return nil, err
+	}
+	if c.carol, err = add(userCarol, "system:masters"); err != nil {
+		return nil, err
+	}
+	if c.webhookSA, err = add(webhookUser, "system:serviceaccounts", "system:serviceaccounts:kubectl-chart-system"); err != nil {
+		return nil, err
+	}
+	if err := applyRBAC(ctx, c.admin.cs, manifests); err != nil {
+		return nil, err
+	}
+	if c.hook, err = c.admin.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, hookName, metav1.GetOptions{}); err != nil {
+		return nil, err
+	}
+	c.hook = cleanHook(c.hook)
+	return c, nil
+}
+
+func newUser(cfg *rest.Config, name string, kubeconfig []byte) (*user, error) {
+	base := rest.CopyConfig(cfg)
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = -1 // no client-side rate limit: the benchmark paces itself
+	cfg.UserAgent = "bench-webhook"
+	cfg.WarningHandler = rest.NoWarnings{} // the webhook's warnings on objects outside an inventory are expected
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &user{
+		name: name, base: base, cfg: cfg, cs: cs, dyn: dyn, kubeconfig: kubeconfig,
+		store: release.NewKubeStore(cs, release.KubeStoreOptions{Holder: name + "@bench-webhook (pid " + fmt.Sprint(os.Getpid()) + ")"}),
+	}, nil
+}
+
+// manifestWebhook is manifests/' MutatingWebhookConfiguration as envtest installs it on a local URL: envtest
+// turns the Service reference into https://host:port/<path>, so the path loses its leading slash here.
+func manifestWebhook(dir string) (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "mutatingwebhookconfiguration.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var hook admissionregistrationv1.MutatingWebhookConfiguration
+	if err := yaml.UnmarshalStrict(b, &hook); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "mutatingwebhookconfiguration.yaml"), err)
+	}
+	for i := range hook.Webhooks {
+		if s := hook.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
+			p := strings.TrimPrefix(*s.Path, "/")
+			s.Path = &p
+		}
+	}
+	return &hook, nil
+}
+
+// cleanHook is hook without its server-set metadata, to create again after a delete.
+func cleanHook(hook *admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
+	h := hook.DeepCopy()
+	h.ObjectMeta = metav1.ObjectMeta{Name: h.Name, Labels: h.Labels, Annotations: h.Annotations}
+	return h
+}
+
+func hookURL(hook *admissionregistrationv1.MutatingWebhookConfiguration) string {
+	if len(hook.Webhooks) > 0 && hook.Webhooks[0].ClientConfig.URL != nil {
+		return *hook.Webhooks[0].ClientConfig.URL
+	}
+	return "?"
+}
+
+// applyRBAC creates manifests/rbac.yaml's ClusterRole and ClusterRoleBinding.
+func applyRBAC(ctx context.Context, cs kubernetes.Interface, dir string) error {
+	docs, err := readDocs(filepath.Join(dir, "rbac.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, doc := range docs {
+		var head metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			return err
+		}
+		switch head.Kind {
+		case "ClusterRole":
+			var o rbacv1.ClusterRole
+			if err := yaml.UnmarshalStrict(doc, &o); err != nil {
+				return err
+			}
+			_, err = cs.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
+		case "ClusterRoleBinding":
+			var o rbacv1.ClusterRoleBinding
+			if err := yaml.UnmarshalStrict(doc, &o); err != nil {
+				return err
+			}
+			_, err = cs.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+		default:
+			return fmt.Errorf("rbac.yaml: unexpected %s", head.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("rbac.yaml: %s: %w", head.Kind, err)
+		}
+	}
+	return nil
+}
+
+// namespace creates a namespace.
+func namespace(ctx context.Context, cs kubernetes.Interface, name string) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("Namespace/%s: %w", name, err)
+	}
+	return nil
+}
+
+func serverVersion(cs kubernetes.Interface) string {
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return "unknown"
+	}
+	return v.GitVersion
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
+func progress(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "bench-webhook: "+format+"\n", args...)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// summary collects the figures measured against targets, and the requests that failed.
+type summary struct {
+	rows   []summaryRow
+	failed int
+}
+
+type summaryRow struct {
+	what, value, target string
+	ok                  bool
+}
+
+func (s *summary) add(what, value, target string, ok bool) {
+	s.rows = append(s.rows, summaryRow{what, value, target, ok})
+}
+
+func (s *summary) print(w io.Writer) {
+	fmt.Fprintln(w, "TARGETS (issue 5, acceptance item 4)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range s.rows {
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", r.what, r.value, r.target, mark(r.ok))
+	}
+	tw.Flush()
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+// us formats a short duration in microseconds (milliseconds from 10 ms).
+func us(d time.Duration) string {
+	if d >= 10*time.Millisecond {
+		return ms(d)
+	}
+	return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func signedMs(d time.Duration) string {
+	return fmt.Sprintf("%+.2fms", float64(d)/float64(time.Millisecond))
+}
