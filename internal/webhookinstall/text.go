@@ -25,9 +25,9 @@ func (s *Status) Text() string {
 	} else {
 		row("INSTALLED", "yes, %s mode", orDash(string(s.Mode), "unknown"))
 		if s.Healthy {
-			row("ENFORCING", "yes")
+			row("HEALTHY", "yes")
 		} else {
-			row("ENFORCING", "no, or not reliably (see PROBLEMS)")
+			row("HEALTHY", "no (see PROBLEMS)")
 		}
 		if s.Namespace != "" {
 			row("NAMESPACE", "%s", s.Namespace)
