@@ -161,12 +161,17 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 		opts.handlerRequests, handlerWarmup)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "   DECISION\tREASON\tHANDLE p50\tp99\tSERVEHTTP p50\tp99\tTARGET p99 < 1ms")
-	worst := decisionResult{}
+	// The worst p99 of the decisions made from the cache alone, and of the denials that read the head again.
+	var worst, worstIO decisionResult
 	for _, r := range results {
 		ok := r.handle[1] < targetHandlerP99
 		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.reason, us(r.handle[0]), us(r.handle[1]), us(r.serve[0]), us(r.serve[1]), mark(ok))
-		if r.handle[1] > worst.handle[1] {
-			worst = r
+		w := &worst
+		if !r.allowed && !r.noRecheck {
+			w = &worstIO
+		}
+		if r.handle[1] > w.handle[1] {
+			*w = r
 		}
 	}
 	tw.Flush()
@@ -174,7 +179,8 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 	fmt.Fprintln(stdout, "   response with its JSON patch encoded, as the webhook server runs it behind TLS. A denial with the re-read includes")
 	fmt.Fprintln(stdout, "   one GET of the head from the API server over loopback.)")
 	fmt.Fprintln(stdout)
-	sum.add("handler p99, worst decision ("+worst.name+")", us(worst.handle[1]), "< 1ms", worst.handle[1] < targetHandlerP99)
+	sum.add("handler p99, worst decision from the cache ("+worst.name+")", us(worst.handle[1]), "< 1ms", worst.handle[1] < targetHandlerP99)
+	sum.add("handler p99, worst denial with its re-read ("+worstIO.name+")", us(worstIO.handle[1]), "< 1ms", worstIO.handle[1] < targetHandlerP99)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -181,8 +182,9 @@ func (l *updateLoad) setHook(ctx context.Context, on bool) error {
 	}
 }
 
-// phase sends allowed updates for d with the webhook on or off and counts the webhook's calls meanwhile.
-func (l *updateLoad) phase(ctx context.Context, opts options, on bool, d time.Duration) (series, error) {
+// phase sends requests (do) at rate for d with the webhook on or off and counts the webhook's calls and the
+// CPU time meanwhile.
+func (l *updateLoad) phase(ctx context.Context, opts options, on bool, rate float64, d time.Duration, do func(context.Context, int) error) (series, error) {
 	if err := l.setHook(ctx, on); err != nil {
 		return series{}, err
 	}
@@ -191,7 +193,7 @@ func (l *updateLoad) phase(ctx context.Context, opts options, on bool, d time.Du
 		return series{}, err
 	}
 	wcpu, pcpu := cpuTime(l.wh.pid()), cpuTime(l.planePIDs...)
-	s := openLoop(ctx, opts.rate, d, opts.inFlight, l.allowedUpdate)
+	s := openLoop(ctx, rate, d, opts.inFlight, do)
 	s.webhookCPU, s.planeCPU = cpuTime(l.wh.pid())-wcpu, cpuTime(l.planePIDs...)-pcpu
 	after, err := l.wh.calls(ctx)
 	if err != nil {
@@ -224,7 +226,7 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 		opts.rate, phases, opts.phase, phases)
 	warm := min(opts.phase, 2*time.Second)
 	for _, on := range []bool{true, false} {
-		s, err := l.phase(ctx, opts, on, warm)
+		s, err := l.phase(ctx, opts, on, opts.rate, warm, l.allowedUpdate)
 		if err != nil {
 			return err
 		}
@@ -238,9 +240,11 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	}
 	var with, without series
 	var leaks []string // phases where the webhook's calls did not match the updates
+	var pairs []time.Duration
+	var p99With, p99Without time.Duration
 	for i := range 2 * phases {
 		on := i%4 == 0 || i%4 == 3 // with, without, without, with, …
-		s, err := l.phase(ctx, opts, on, opts.phase)
+		s, err := l.phase(ctx, opts, on, opts.rate, opts.phase, l.allowedUpdate)
 		if err != nil {
 			return err
 		}
@@ -251,8 +255,13 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 		}
 		if on {
 			with.merge(s)
+			p99With = percentile(s.lat, 0.99)
 		} else {
 			without.merge(s)
+			p99Without = percentile(s.lat, 0.99)
+		}
+		if i%2 == 1 { // a pair of adjacent phases, one each way
+			pairs = append(pairs, p99With-p99Without)
 		}
 	}
 
@@ -262,11 +271,10 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	}
 	var denied series
 	if opts.deniedRate > 0 {
-		if err := l.setHook(ctx, true); err != nil {
+		progress(stderr, "updates: %.0f/s denied updates for %s …", opts.deniedRate, opts.deniedDuration)
+		if denied, err = l.phase(ctx, opts, true, opts.deniedRate, opts.deniedDuration, l.deniedUpdate); err != nil {
 			return err
 		}
-		progress(stderr, "updates: %.0f/s denied updates for %s …", opts.deniedRate, opts.deniedDuration)
-		denied = openLoop(ctx, opts.deniedRate, opts.deniedDuration, opts.inFlight, l.deniedUpdate)
 	}
 	if err := l.setHook(ctx, true); err != nil {
 		return err
@@ -293,6 +301,11 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	fmt.Fprintf(tw, "   added by the webhook\t\t%s\t%s\t%s\t\t\t\t\t\t\n", signedMs(added(0.5)), signedMs(added(0.9)), signedMs(addedP99))
 	tw.Flush()
 	fmt.Fprintf(stdout, "   target: added p99 < 5ms: %s %s\n", signedMs(addedP99), mark(addedP99 < targetAddedP99))
+	var perPair []string
+	for _, d := range pairs {
+		perPair = append(perPair, signedMs(d))
+	}
+	fmt.Fprintf(stdout, "   added p99 per pair of adjacent phases (noise check): %s; median %s\n", strings.Join(perPair, " "), signedMs(percentile(pairs, 0.5)))
 	hb, ha := histBefore.histogram(webhook.MetricDuration), histAfter.histogram(webhook.MetricDuration)
 	fmt.Fprintf(stdout, "   the handler's own time inside the webhook process meanwhile (its %s buckets): p50 ≤ %s, p99 ≤ %s\n",
 		webhook.MetricDuration, bucketBound(histogramQuantile(0.5, hb, ha)), bucketBound(histogramQuantile(0.99, hb, ha)))
