@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,37 +98,63 @@ func buildChartWebhook(t *testing.T, root string) string {
 	return bin
 }
 
-// startChartWebhook runs chart-webhook with args until t ends and waits
-// until it is ready; it returns a function that stops it with SIGTERM.
-func startChartWebhook(t *testing.T, bin string, args ...string) (stop func()) {
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startProcess runs bin with args until t ends (the kernel kills it if
+// the test binary dies); stop ends it with SIGTERM, then SIGKILL after
+// 20 s, and logs its output if t failed.
+func startProcess(t *testing.T, bin string, args ...string) (stop func(), logs *lockedBuffer) {
 	t.Helper()
-	probe := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, append(args, "--health-probe-bind-address", probe, "--metrics-bind-address", "0")...)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs = &lockedBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	stopped := false
+	var once sync.Once
 	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("chart-webhook logs:\n%s", logs.String())
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				t.Logf("%s output:\n%s", filepath.Base(bin), logs.String())
+			}
+		})
 	}
 	t.Cleanup(stop)
+	return stop, logs
+}
+
+// startChartWebhook runs chart-webhook with args until t ends and waits
+// until it is ready; it returns a function that stops it with SIGTERM.
+func startChartWebhook(t *testing.T, bin string, args ...string) (stop func()) {
+	t.Helper()
+	probe := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
+	stop, logs := startProcess(t, bin, append(args, "--health-probe-bind-address", probe, "--metrics-bind-address", "0")...)
 	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get("http://" + probe + "/readyz")
 		if err != nil {
@@ -467,6 +494,47 @@ func TestWebhookInCluster(t *testing.T) {
 			}
 		}
 		namespaceGone(t)
+
+		t.Run("issued by cert-manager", func(t *testing.T) {
+			bins := os.Getenv("KUBECTL_CHART_CERT_MANAGER")
+			if bins == "" {
+				t.Skip("$KUBECTL_CHART_CERT_MANAGER is not set: no cert-manager controller and cainjector to run (make cert-manager-binaries builds them; make test sets it)")
+			}
+			startProcess(t, filepath.Join(bins, "cert-manager-controller"), "--kubeconfig", env.KubeconfigPath(), "--cluster-resource-namespace", ns)
+			startProcess(t, filepath.Join(bins, "cert-manager-cainjector"), "--kubeconfig", env.KubeconfigPath())
+			// install waits for the Certificates and the Deployment, then
+			// for cainjector to fill the caBundle.
+			chartOK(t, append(kube, "webhook", "install", "--timeout", "2m")...)
+			ctx := t.Context()
+			cfg, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookinstall.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bundle, err := webhookinstall.ParseBundle(cfg.Webhooks[0].ClientConfig.CABundle)
+			if err != nil {
+				t.Fatalf("injected caBundle: %v", err)
+			}
+			secret, err := cs.CoreV1().Secrets(ns).Get(ctx, webhookinstall.ServingSecretName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := webhookinstall.ParseKeyPair(secret.Data["tls.crt"], secret.Data["tls.key"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, host := range webhookinstall.ServiceDNSNames(ns) {
+				if err := webhookinstall.VerifyServing(kp.Cert, bundle, host, time.Now()); err != nil {
+					t.Errorf("cert-manager's serving certificate does not verify for %s with the injected caBundle: %v", host, err)
+				}
+			}
+			st := &webhookinstall.Status{}
+			got := runChart(t, append(kube, "webhook", "status", "-o", "json"), "")
+			if err := yaml.Unmarshal([]byte(got.stdout), st); err != nil || !st.Healthy {
+				t.Errorf("status after cert-manager issued the certificate: %v, problems %q\n%s", err, st.Problems, got.stdout)
+			}
+			chartOK(t, append(kube, "webhook", "uninstall")...)
+			namespaceGone(t)
+		})
 	})
 }
 
