@@ -73,7 +73,7 @@ data:
 type scenarios struct {
 	dir        string
 	plugin     string // bin/kubectl-chart
-	webhook    string // bin/chart-webhook
+	webhook    string // bin/webhook: chart-webhook
 	chartDir   string
 	kubectlBin string
 	cacheDir   string // KUBECACHEDIR: discovery cache of kubectl and the plugin
@@ -107,7 +107,7 @@ func newScenarios() (*scenarios, error) {
 		people:     map[string]*person{},
 	}
 	s.plugin = filepath.Join(s.dir, "bin", "kubectl-chart")
-	s.webhook = filepath.Join(s.dir, "bin", "chart-webhook")
+	s.webhook = filepath.Join(s.dir, "bin", "webhook")
 	s.chartDir = filepath.Join(s.dir, "chart")
 	s.cacheDir = filepath.Join(s.dir, "kube-cache")
 	for name, text := range scenarioChart {
@@ -123,12 +123,11 @@ func newScenarios() (*scenarios, error) {
 	if v := os.Getenv("GO"); v != "" {
 		goBin = v
 	}
-	for bin, pkg := range map[string]string{s.plugin: "./cmd/kubectl-chart", s.webhook: "./cmd/webhook"} {
-		cmd := exec.Command(goBin, "build", "-o", bin, pkg)
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
+	// One go build for both (named after their folders).
+	cmd := exec.Command(goBin, "build", "-o", filepath.Dir(s.plugin)+string(filepath.Separator), "./cmd/kubectl-chart", "./cmd/webhook")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/kubectl-chart ./cmd/webhook: %v\n%s", err, out)
 	}
 	return s, nil
 }
