@@ -5,9 +5,12 @@
 #   make -f hack/cert-manager.mk cert-manager-binaries
 #
 # The binaries are small mains of our own (hack/cert-manager/{controller,cainjector}/main.go) over cert-manager's
-# controller packages: cert-manager's own cmd/controller and cmd/cainjector are separate Go modules the proxy does
-# not serve (404). Their version is the nested module's (hack/cert-manager/go.mod), which must equal the cert-manager
-# API version of the project's go.mod (the build checks).
+# controller packages (pkg/controller/...): cert-manager's own cmd/controller and cmd/cainjector are separate modules
+# (module github.com/cert-manager/cert-manager/controller-binary, ... with `replace github.com/cert-manager/cert-manager
+# => ../../`) that no proxy can serve: proxy.golang.org answers 404 for .../cmd/controller/@v/list and
+# @v/v1.21.2.info, and `go install` refuses modules with replace directives anyway. Their version is the nested
+# module's (hack/cert-manager/go.mod), which must equal the cert-manager API version of the project's go.mod (the
+# build checks).
 
 CERT_MANAGER_HACK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/cert-manager
 CERT_MANAGER_VERSION := $(shell awk '$$1 == "github.com/cert-manager/cert-manager" { print $$2 }' $(CERT_MANAGER_HACK_DIR)/go.mod)
