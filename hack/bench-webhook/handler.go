@@ -66,6 +66,17 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 	if err := c.deployer.install(ctx, ns, name, objs); err != nil {
 		return err
 	}
+	// A release of opts.bigRelease objects: the decision looks the object up in the head's inventory.
+	var big []object
+	for i := range opts.bigRelease {
+		big = append(big, configMap(fmt.Sprintf("big-%04d", i), map[string]any{"k": "v"}))
+	}
+	if len(big) > 0 {
+		progress(stderr, "handler: installing release big (%d ConfigMaps) in namespace bench-handler …", len(big))
+		if err := c.deployer.install(ctx, ns, "big", big); err != nil {
+			return err
+		}
+	}
 	// An object with the release's labels outside its inventory (a controller copied them) and one without.
 	if err := c.admin.apply(ctx, ns, name, configMap("stray", map[string]any{"k": "v"})); err != nil {
 		return err
@@ -105,7 +116,11 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 		return fmt.Errorf("the head cache did not see the deployer's lock: %w", err)
 	}
 
-	cases, err := decisionCases(ctx, c, ns, name, unlocked)
+	var bigLast string
+	if len(big) > 0 {
+		bigLast = big[len(big)-1].name
+	}
+	cases, err := decisionCases(ctx, c, ns, name, unlocked, bigLast, len(big))
 	if err != nil {
 		return err
 	}
@@ -223,8 +238,9 @@ func startManager(ctx context.Context, c *cluster) (manager.Manager, func(), err
 }
 
 // decisionCases builds one request per kind of decision from the release's objects as the API server has
-// them. unlocked is the head before the deployer took the lock.
-func decisionCases(ctx context.Context, c *cluster, ns, name string, unlocked *corev1.ConfigMap) ([]decisionCase, error) {
+// them. unlocked is the head before the deployer took the lock; bigLast, if set, is the last object of a
+// large release of bigN objects.
+func decisionCases(ctx context.Context, c *cluster, ns, name string, unlocked *corev1.ConfigMap, bigLast string, bigN int) ([]decisionCase, error) {
 	cs := c.admin.cs
 	deploy, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
@@ -315,6 +331,14 @@ func decisionCases(ctx context.Context, c *cluster, ns, name string, unlocked *c
 		{"deny: ownership label removed", ownership.ReasonOwnershipLabelsRemoved, admissionv1.Update, "apps", "Deployment", userAlice, deploy, unlabelled, "kubectl-label", false, false, false},
 		{"deny: owned object deleted", ownership.ReasonOwnedObjectDeleted, admissionv1.Delete, "apps", "Deployment", userAlice, deploy, nil, "", false, false, false},
 		{"deny: revision record data changed", ownership.ReasonRecordDataChanged, admissionv1.Update, "", "Secret", userAlice, record, edited, "kubectl-edit", false, false, false},
+	}
+	if bigLast != "" {
+		last, err := get(bigLast)
+		if err != nil {
+			return nil, err
+		}
+		row := spec{fmt.Sprintf("allow: new annotation, %d-object release", bigN), ownership.ReasonNotOwned, admissionv1.Update, "", "ConfigMap", userAlice, last, annotate(last), "kubectl-annotate", true, false, false}
+		specs = slices.Insert(specs, 2, row)
 	}
 	var cases []decisionCase
 	for _, s := range specs {

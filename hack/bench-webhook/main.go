@@ -74,8 +74,9 @@ type options struct {
 	// webhook is the chart-webhook binary; manifests the repository's manifests/ folder.
 	webhook, manifests string
 
-	// handlerRequests is the number of timed requests per decision in process.
-	handlerRequests int
+	// handlerRequests is the number of timed requests per decision in process; bigRelease the objects of the
+	// large release of one more decision (0: none).
+	handlerRequests, bigRelease int
 
 	// rate is the updates per second of the end-to-end phases, duration their total time per series, phase
 	// the length of one phase, inFlight the bound on outstanding requests, pool the number of owned objects
@@ -136,6 +137,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.webhook, "webhook", filepath.Join("bin", "chart-webhook"), "chart-webhook binary (make build builds it)")
 	fs.StringVar(&o.manifests, "manifests", "manifests", "the repository's manifests/ folder (its MutatingWebhookConfiguration and RBAC are used)")
 	fs.IntVar(&o.handlerRequests, "handler-requests", 2000, "timed in-process requests per decision")
+	fs.IntVar(&o.bigRelease, "big-release", 500, "objects of the large release whose last object one more decision is timed on (0: none)")
 	fs.Float64Var(&o.rate, "rate", 200, "updates per second through the API server, with and without the webhook")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "time of each series (with, without) in all")
 	fs.DurationVar(&o.phase, "phase", 5*time.Second, "length of one phase; phases alternate between with and without the webhook")
@@ -155,8 +157,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
-	case o.handlerRequests < 1:
-		return options{}, errors.New("-handler-requests must be at least 1")
+	case o.handlerRequests < 1 || o.bigRelease < 0:
+		return options{}, errors.New("-handler-requests must be at least 1, -big-release not negative")
 	case o.rate <= 0 || o.duration <= 0 || o.phase <= 0 || o.inFlight < 1 || o.pool < 1:
 		return options{}, errors.New("-rate, -duration, -phase, -in-flight and -pool must be positive")
 	case o.releases < 0 || o.namespaces < 1 || o.workers < 1:
