@@ -94,8 +94,9 @@ cainjector sets the caBundle. Without cert-manager, install says so; use
 --self-signed instead: kubectl chart makes a CA (10 years) and a serving
 certificate (90 days, ECDSA P-256) for chart-webhook.<namespace>.svc, stores
 them in Secrets chart-webhook-ca and chart-webhook-tls and sets the caBundle.
-Run install again to renew: a certificate with less than 15 days left is
-replaced, and webhook status warns before then.
+Run install again to renew: it replaces a serving certificate with less than
+15 days left (webhook status says when that is the case) and keeps it
+otherwise.
 
 --local registers a webhook that runs on this machine: a fresh CA and a
 serving certificate for --host are written to --cert-dir (ca.crt, tls.crt,
@@ -208,6 +209,9 @@ func (o *WebhookInstallOptions) Validate(cmd *cobra.Command) error {
 				return fmt.Errorf("--%s is only for the in-cluster modes, not --local", name)
 			}
 		}
+		if ns := webhookNamespace(o.configFlags); ns != webhookinstall.DefaultNamespace {
+			return fmt.Errorf("-n %s: the local webhook always excludes its default namespace %s; -n is only for the in-cluster modes", ns, webhookinstall.DefaultNamespace)
+		}
 	}
 	switch o.Output {
 	case "", "yaml", "json":
@@ -258,6 +262,10 @@ func (o *WebhookInstallOptions) printNext(res *webhookinstall.InstallResult) {
 		fmt.Fprintln(w, "cert-manager issues and renews the serving certificate; its cainjector sets the caBundle")
 	}
 	if res.Mode != webhookinstall.ModeLocal {
+		return
+	}
+	if res.DryRun != webhookinstall.DryRunNone {
+		fmt.Fprintf(w, "dry run: no certificate written to %s, nothing registered\n", o.install.CertDir)
 		return
 	}
 	for _, f := range res.Files {

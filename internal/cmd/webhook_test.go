@@ -713,3 +713,38 @@ func checkCertManagerObjects(t *testing.T) {
 		t.Errorf("a cert-manager install set the caBundle itself")
 	}
 }
+
+// TestWebhookFlags: flags that do not fit the mode are refused before
+// anything talks to a cluster.
+func TestWebhookFlags(t *testing.T) {
+	noCluster := []string{"--kubeconfig", filepath.Join(t.TempDir(), "none")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"install", "--local", "--self-signed", "--cert-dir", "d"}, "--local and --self-signed exclude each other"},
+		{[]string{"install", "--cert-dir", "d"}, "--cert-dir is only for --local"},
+		{[]string{"install", "--self-signed", "--port", "1"}, "--port is only for --local"},
+		{[]string{"install", "--local", "--cert-dir", "d", "--image", "x"}, "--image is only for the in-cluster modes, not --local"},
+		{[]string{"install", "--local", "--cert-dir", "d", "--wait=false"}, "--wait is only for the in-cluster modes, not --local"},
+		{[]string{"install", "--local"}, "--local needs --cert-dir"},
+		{[]string{"install", "--local", "--cert-dir", "d", "--port", "0"}, "invalid --port 0"},
+		{[]string{"install", "--local", "--cert-dir", "d", "-n", "elsewhere"}, "-n elsewhere: the local webhook always excludes its default namespace kubectl-chart-system"},
+		{[]string{"install", "-n", "Bad_Name"}, `invalid namespace "Bad_Name"`},
+		{[]string{"install", "--dry-run=maybe"}, `--dry-run must be "none", "client" or "server", not "maybe"`},
+		{[]string{"install", "-o", "table"}, `--output must be "yaml" or "json", not "table"`},
+		{[]string{"uninstall", "--dry-run=later"}, `--dry-run must be "none", "client" or "server", not "later"`},
+		{[]string{"status", "-o", "xml"}, `invalid argument "xml"`},
+		{[]string{"status", "extra"}, `unknown command "extra"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			got := runChart(t, append(append([]string{"webhook"}, tc.args...), noCluster...), "")
+			if got.err == nil || !strings.Contains(got.err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", got.err, tc.want)
+			}
+			if got.stdout != "" {
+				t.Errorf("stdout %q, want nothing", got.stdout)
+			}
+		})
+	}
+}
