@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -30,7 +31,7 @@ type RollbackOptions struct {
 
 // DefaultRollbackOptions are Helm's defaults.
 func DefaultRollbackOptions() RollbackOptions {
-	return RollbackOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: 16}
+	return RollbackOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: apply.DefaultConcurrency}
 }
 
 // Rollback re-applies an earlier revision's manifest as a new revision.

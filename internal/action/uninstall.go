@@ -73,7 +73,7 @@ func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *
 		}
 		current = r
 	}
-	ho := hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: o.Timeout, Concurrency: 16}
+	ho := hookOptions{Namespace: o.Namespace, Release: o.Name, Timeout: o.Timeout, Concurrency: apply.DefaultConcurrency}
 	if current != nil && !o.NoHooks {
 		runs, err := c.runHooks(ctx, current, "pre-delete", ho)
 		res.Hooks = append(res.Hooks, runs...)

@@ -62,7 +62,7 @@ type UpgradeOptions struct {
 
 // DefaultUpgradeOptions are Helm's defaults.
 func DefaultUpgradeOptions() UpgradeOptions {
-	return UpgradeOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: 16}
+	return UpgradeOptions{Timeout: 5 * time.Minute, HistoryMax: 10, Concurrency: apply.DefaultConcurrency}
 }
 
 // Upgrade installs or upgrades a release.

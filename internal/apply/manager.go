@@ -20,7 +20,7 @@ import (
 )
 
 // DefaultConcurrency is the default number of parallel requests within a stage.
-const DefaultConcurrency = 16
+const DefaultConcurrency = 32
 
 // Manager applies, deletes and waits for objects on one cluster. It is safe
 // for concurrent use.

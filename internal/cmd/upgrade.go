@@ -103,7 +103,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	fs.BoolVar(&a.ForceUnlock, "force-unlock", false, "take the release lock even if another operation holds it")
 	fs.BoolVar(&a.NoHooks, "no-hooks", false, "do not run hooks")
 	fs.StringVar(&a.Description, "description", "", "a custom description for the revision")
-	fs.IntVar(&a.Concurrency, "concurrency", 16, "objects of one stage applied at the same time")
+	fs.IntVar(&a.Concurrency, "concurrency", apply.DefaultConcurrency, "objects of one stage applied at the same time")
 	return cmd
 }
 
