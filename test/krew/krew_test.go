@@ -50,6 +50,9 @@ const (
 // temporary KREW_ROOT, and runs the plugin through the real kubectl:
 // `kubectl chart version` and `kubectl chart <TAB>` completion.
 func TestKrew(t *testing.T) {
+	if !slices.Contains([]string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64"}, runtime.GOOS+"/"+runtime.GOARCH) {
+		t.Skipf("no release archive for %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
 	root := repoRoot(t)
 	krewDir := krewBinaries(t, root)
 	assets := kubectlDir(t)
@@ -275,6 +278,9 @@ func checkCompletion(t *testing.T, dir, krewRoot string, user map[string]string)
 	}
 	if got := kubectlComplete(t, dir, environ(user), "chart", "completion", ""); !cmp.Equal(got, completed{[]string{"bash", "zsh", "fish", "powershell"}, 4}) {
 		t.Errorf("kubectl __complete chart completion '': %+v", got)
+	}
+	if diff := cmp.Diff([]string{"--namespace"}, kubectlComplete(t, dir, environ(user), "chart", "status", "--names").names()); diff != "" {
+		t.Errorf("kubectl __complete chart status --names (-want +got):\n%s", diff)
 	}
 
 	// Chart folders, from the working folder.
