@@ -25,8 +25,8 @@ own completion: kubectl runs the executable kubectl_complete-chart from your
 PATH, which asks "kubectl chart __complete" for the candidates. So enable
 kubectl's completion (see "kubectl completion --help") and put
 kubectl_complete-chart on your PATH. It comes in the release archive (krew
-keeps it in ~/.krew/store/chart/<version>/, see the caveats of
-"kubectl krew info chart"); it is only:
+keeps it in ~/.krew/store/chart/<version>/ and its install message says how
+to copy it to ~/.krew/bin); it is only:
 
     #!/usr/bin/env sh
     exec kubectl chart __complete "$@"
