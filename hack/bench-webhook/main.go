@@ -140,7 +140,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.bigRelease, "big-release", 500, "objects of the large release whose last object one more decision is timed on (0: none)")
 	fs.Float64Var(&o.rate, "rate", 200, "updates per second through the API server, with and without the webhook")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "time of each series (with, without) in all")
-	fs.DurationVar(&o.phase, "phase", 5*time.Second, "length of one phase; phases alternate between with and without the webhook")
+	fs.DurationVar(&o.phase, "phase", 3*time.Second, "length of one phase; phases alternate between with and without the webhook")
 	fs.IntVar(&o.inFlight, "in-flight", 64, "most updates outstanding at once")
 	fs.IntVar(&o.pool, "pool", 50, "owned ConfigMaps the updates go to in turn")
 	fs.Float64Var(&o.deniedRate, "denied-rate", 50, "denied updates per second, for information (0 skips them)")
@@ -267,7 +267,11 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		}
 	}
 	sum.print(stdout)
-	fmt.Fprintf(stdout, "load average at the end: %s (%d CPUs; other work on the machine shows in the latencies)\n", loadAverage(), runtime.NumCPU())
+	fmt.Fprintf(stdout, "load average at the end: %s; highest 1-minute load average seen while timing: %.2f on %d CPUs", loadAverage(), sum.maxLoad, runtime.NumCPU())
+	if sum.maxLoad > float64(runtime.NumCPU()) {
+		fmt.Fprintf(stdout, ": other work competed for the CPUs, the latencies say more about the machine than about the webhook")
+	}
+	fmt.Fprintln(stdout)
 	if sum.failed > 0 {
 		return fmt.Errorf("%d requests failed unexpectedly (see above)", sum.failed)
 	}
@@ -419,6 +423,15 @@ func serverVersion(cs kubernetes.Interface) string {
 		return "unknown"
 	}
 	return v.GitVersion
+}
+
+// load1 is the 1-minute load average (0 when unknown).
+func load1() float64 {
+	var l float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscan(string(b), &l)
+	}
+	return l
 }
 
 // loadAverage is the 1, 5 and 15 minute load averages.

@@ -11,7 +11,12 @@ import (
 type summary struct {
 	rows   []summaryRow
 	failed int
+	// maxLoad is the highest 1-minute load average seen while timing.
+	maxLoad float64
 }
+
+// sawLoad notes the load average now.
+func (s *summary) sawLoad() { s.maxLoad = max(s.maxLoad, load1()) }
 
 type summaryRow struct {
 	what, value, target string

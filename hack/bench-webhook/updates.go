@@ -248,8 +248,9 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 		if err != nil {
 			return err
 		}
-		progress(stderr, "updates: phase %2d %-7s the webhook: %d sent, p50 %s p99 %s, webhook calls %.0f", i+1, withWithout(on), s.sent,
-			ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.99)), s.calls)
+		sum.sawLoad()
+		progress(stderr, "updates: phase %2d %-7s the webhook: %d sent, p50 %s p99 %s, webhook calls %.0f; load %s", i+1, withWithout(on), s.sent,
+			ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.99)), s.calls, loadAverage())
 		if want := float64(s.sent); on && s.calls < want || !on && s.calls != 0 {
 			leaks = append(leaks, fmt.Sprintf("phase %d (%s): %d updates, %.0f webhook calls", i+1, withWithout(on), s.sent, s.calls))
 		}
