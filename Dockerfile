@@ -16,6 +16,7 @@ FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=v0.0.0-dev
+ARG COMMIT=
 ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -24,7 +25,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-X github.com/kubectl-chart/kubectl-chart/internal/version.Version=${VERSION}" -o /out/chart-webhook ./cmd/webhook
+    go build -trimpath -ldflags "-X github.com/kubectl-chart/kubectl-chart/internal/version.Version=${VERSION} -X github.com/kubectl-chart/kubectl-chart/internal/version.Commit=${COMMIT}" -o /out/chart-webhook ./cmd/webhook
 
 FROM gcr.io/distroless/static:nonroot
 COPY --from=build /out/chart-webhook /chart-webhook

@@ -27,14 +27,16 @@ MODULE       := github.com/kubectl-chart/kubectl-chart
 # Tools built from the module proxy live outside the repository, shared by every clone.
 CACHE_DIR    ?= $(if $(HOME),$(HOME)/.cache/kubectl-chart,$(CURDIR)/.cache)
 BIN_DIR      := $(CURDIR)/bin
-TEST_TIMEOUT ?= 20m
+# Per package: test/krew cross-compiles five platforms, ~10 min on 2 cores with a cold build cache.
+TEST_TIMEOUT ?= 40m
 FUZZTIME     ?= 10s
 # Fuzz targets run by `make test`, as <package dir>:<FuzzName>. A target whose package or function does not
 # exist yet is skipped (with a message), so packages can land before their fuzz tests.
 FUZZ_TARGETS ?= pkg/values/strvals:FuzzParseInto pkg/chart/loader:FuzzLoadArchive
 
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-unknown)
-LDFLAGS      := -X $(MODULE)/internal/version.Version=$(VERSION)
+COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS      := -X $(MODULE)/internal/version.Version=$(VERSION) -X $(MODULE)/internal/version.Commit=$(COMMIT)
 BUILD_FLAGS  := -trimpath -ldflags '$(LDFLAGS)'
 
 HELM_DIR     := $(CACHE_DIR)/helm-$(HELM_VERSION)

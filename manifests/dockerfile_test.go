@@ -124,9 +124,9 @@ func parseGoBuild(words []string) (*goBuild, error) {
 var makeVar = regexp.MustCompile(`\$\(([A-Za-z_]+)\)`)
 
 // makefileWebhookBuild is the recipe of $(BIN_DIR)/chart-webhook with the
-// Makefile's variables expanded ($(VERSION) stays a placeholder, VERSION).
+// Makefile's variables expanded ($(VERSION) and $(COMMIT) stay placeholders).
 func makefileWebhookBuild(makefile string) (*goBuild, error) {
-	vars := map[string]string{"VERSION": "VERSION", "GO": "go"}
+	vars := map[string]string{"VERSION": "VERSION", "COMMIT": "COMMIT", "GO": "go"}
 	assign := regexp.MustCompile(`^([A-Za-z_]+)\s*(?::=|\?=|=)\s*(.*)$`)
 	var recipe string
 	lines := strings.Split(makefile, "\n")
@@ -184,7 +184,7 @@ func readDockerfile(text string) (*dockerfileCheck, error) {
 	for i, in := range ins {
 		switch {
 		case in.cmd == "RUN" && i < last && strings.Contains(in.args, "go build"):
-			words, err := shellWords(strings.NewReplacer("${VERSION}", "VERSION", "$VERSION", "VERSION").Replace(in.args))
+			words, err := shellWords(strings.NewReplacer("${VERSION}", "VERSION", "$VERSION", "VERSION", "${COMMIT}", "COMMIT", "$COMMIT", "COMMIT").Replace(in.args))
 			if err != nil {
 				return nil, err
 			}
