@@ -224,7 +224,7 @@ func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, nam
 		return a
 	}
 	d := decide(e.headOrNil())
-	if !d.Allowed {
+	if !d.Allowed && mayBeReleaseOperation(r) {
 		if fresh, ok, err := h.heads.fresh(ctx, namespace, name); ok && err == nil && fresh.rvOrEmpty() != e.rvOrEmpty() {
 			e = fresh
 			d = decide(e.headOrNil())
@@ -233,6 +233,17 @@ func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, nam
 	a.head, a.decision = e, &d
 	a.resp, a.reason = h.respond(r, d), d.Reason
 	return a
+}
+
+// mayBeReleaseOperation tells whether a request could come from a
+// release's running operation, the one writer a fresher head (a lock taken
+// a moment ago) can turn a denial into an allowance for: kubectl-chart
+// writes with its field manager, and deletes (prune, hook cleanup) carry
+// none. A kubectl edit, patch, label or another tool's write is judged on
+// the cached head alone: no request to the API server on its way to a
+// denial.
+func mayBeReleaseOperation(r ownership.Request) bool {
+	return r.Operation == ownership.OperationDelete || r.FieldManager == ownership.FieldManager
 }
 
 func (e *headEntry) headOrNil() *ownership.Head {

@@ -284,3 +284,73 @@ func TestDenialRecheck(t *testing.T) {
 		})
 	}
 }
+
+// countingReader counts the reads that reach it.
+type countingReader struct {
+	headMap
+	gets int
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.gets++
+	return c.headMap.Get(ctx, key, obj, opts...)
+}
+
+// TestDenialRecheckOnlyForTheRelease: only a write that could come from the
+// release's running operation (kubectl-chart's field manager, or a delete)
+// makes the handler read the head from the API server before denying;
+// another tool's write is denied on the cached head, without a request.
+func TestDenialRecheckOnlyForTheRelease(t *testing.T) {
+	now := time.Now().UTC()
+	lock, _ := json.Marshal(map[string]any{"holder": "deployer@test", "expires": now.Add(time.Minute), "id": "1"})
+	head := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "kubectl-chart.web", Namespace: "apps", UID: "u1", ResourceVersion: "7",
+			Labels:      map[string]string{ownership.LabelRelease: "web", ownership.LabelRecord: ownership.RecordHead},
+			Annotations: map[string]string{ownership.AnnotationLockUser: userDeployer},
+		},
+		Data: map[string]string{"revision": "1", "inventory": `[{"version":"v1","kind":"Secret","namespace":"apps","name":"kubectl-chart.web.v1"}]`, "lock": string(lock)},
+	}
+	unlocked := head.DeepCopy()
+	delete(unlocked.Data, "lock")
+	unlocked.ResourceVersion = "6"
+	record := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubectl-chart.web.v1", Namespace: "apps", Labels: map[string]string{
+			ownership.LabelRelease: "web", ownership.LabelRecord: ownership.RecordRevision, ownership.LabelRevision: "1",
+		}},
+		Type: ownership.SecretTypeRelease,
+	}
+	for _, c := range []struct {
+		name      string
+		manager   string
+		op        admissionv1.Operation
+		wantReads int
+		allowed   bool
+	}{
+		{"kubectl-chart's write: re-read, allowed", ownership.FieldManager, admissionv1.Create, 1, true},
+		{"another tool's write: denied on the cache", "kubectl-edit", admissionv1.Create, 0, false},
+		{"a delete: re-read", "", admissionv1.Delete, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			live := &countingReader{headMap: headMap{"apps/kubectl-chart.web": head}}
+			h, err := NewHandler(Options{Heads: headMap{"apps/kubectl-chart.web": unlocked}, Live: live, Recorder: &recorded{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req admission.Request
+			if c.op == admissionv1.Delete {
+				req = admissionRequest(t, c.op, "", "Secret", userDeployer, record, nil, c.manager)
+			} else {
+				req = admissionRequest(t, c.op, "", "Secret", userDeployer, nil, record, c.manager)
+			}
+			resp := h.Handle(context.Background(), req)
+			if resp.Allowed != c.allowed {
+				t.Errorf("allowed = %v (%s), want %v", resp.Allowed, resultMessage(resp), c.allowed)
+			}
+			if live.gets != c.wantReads {
+				t.Errorf("%d reads from the API server, want %d", live.gets, c.wantReads)
+			}
+		})
+	}
+}
