@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
 	"github.com/kubectl-chart/kubectl-chart/internal/webhookinstall"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
@@ -314,6 +315,23 @@ func TestWebhookLocal(t *testing.T) {
 // a namespace that holds someone else's objects.
 func TestWebhookInCluster(t *testing.T) {
 	env.Require(t)
+	// cert-manager's CRDs are cluster-wide, and stay once installed (other
+	// tests of this package install the cert-manager chart): this test,
+	// which needs a cluster without them first, gets a control plane of its
+	// own. Top-level tests of this package run one at a time, so the shared
+	// env can be swapped for it.
+	own, err := testcluster.Start(t.Context(), testcluster.Options{Full: true})
+	if err != nil {
+		t.Fatalf("own control plane: %v", err)
+	}
+	shared := env
+	env = own
+	t.Cleanup(func() {
+		env = shared
+		if err := own.Stop(); err != nil {
+			t.Errorf("stopping the control plane: %v", err)
+		}
+	})
 	atRepoRoot(t)
 	kube := webhookKube(t)
 	cs := env.Clientset()
