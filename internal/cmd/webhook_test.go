@@ -673,8 +673,17 @@ func installCertManagerCRDs(t *testing.T) {
 				return false, nil
 			}
 		}
-		_, err := env.Clientset().Discovery().ServerResourcesForGroupVersion("cert-manager.io/v1")
-		return err == nil, nil
+		// Discovery lists a group's kinds as their CRDs come in, not all at
+		// once: wait for the ones install looks for.
+		list, err := env.Clientset().Discovery().ServerResourcesForGroupVersion("cert-manager.io/v1")
+		if err != nil {
+			return false, nil
+		}
+		var kinds []string
+		for _, r := range list.APIResources {
+			kinds = append(kinds, r.Kind)
+		}
+		return slices.Contains(kinds, "Certificate") && slices.Contains(kinds, "Issuer"), nil
 	})
 	if err != nil {
 		t.Fatalf("cert-manager's CRDs are not established: %v", err)
