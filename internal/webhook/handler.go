@@ -165,7 +165,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	case req.Kind.Group == "" && req.Kind.Kind == "ConfigMap" && lbl[ownership.LabelRecord] == ownership.RecordHead:
 		return h.onHead(r, a)
 	case req.Kind.Group == "" && req.Kind.Kind == "Secret" && lbl[ownership.LabelRecord] == ownership.RecordRevision:
-		return h.decide(ctx, r, a, req.Namespace, name, func(head *ownership.Head) ownership.Decision {
+		return h.decide(ctx, r, a, req.Namespace, name, mayBeReleaseOperation(r, req.Options.Raw), func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideRecord(h.opts.Config, r, head)
 		})
 	default:
@@ -174,7 +174,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 			ns = req.Namespace
 		}
 		a.release.Namespace = ns
-		return h.decide(ctx, r, a, ns, name, func(head *ownership.Head) ownership.Decision {
+		return h.decide(ctx, r, a, ns, name, mayBeReleaseOperation(r, req.Options.Raw), func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideObject(h.opts.Config, r, head)
 		})
 	}
@@ -213,8 +213,9 @@ func (h *Handler) onHead(r ownership.Request, a answer) answer {
 
 // decide judges a request with the head of release (namespace, name) from
 // the cache, and before a denial once more with the head as the API server
-// has it, when a live reader is configured and the head changed.
-func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, namespace, name string, decide func(*ownership.Head) ownership.Decision) answer {
+// has it, when the request may be the release's operation (recheck), a live
+// reader is configured and the head changed.
+func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, namespace, name string, recheck bool, decide func(*ownership.Head) ownership.Decision) answer {
 	e, err := h.heads.get(ctx, namespace, name)
 	if err != nil {
 		// Without the head nothing can be judged: fail closed, as the API
@@ -224,7 +225,7 @@ func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, nam
 		return a
 	}
 	d := decide(e.headOrNil())
-	if !d.Allowed && mayBeReleaseOperation(r) {
+	if !d.Allowed && recheck {
 		if fresh, ok, err := h.heads.fresh(ctx, namespace, name); ok && err == nil && fresh.rvOrEmpty() != e.rvOrEmpty() {
 			e = fresh
 			d = decide(e.headOrNil())
@@ -238,12 +239,30 @@ func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, nam
 // mayBeReleaseOperation tells whether a request could come from a
 // release's running operation, the one writer a fresher head (a lock taken
 // a moment ago) can turn a denial into an allowance for: kubectl-chart
-// writes with its field manager, and deletes (prune, hook cleanup) carry
-// none. A kubectl edit, patch, label or another tool's write is judged on
-// the cached head alone: no request to the API server on its way to a
-// denial.
-func mayBeReleaseOperation(r ownership.Request) bool {
-	return r.Operation == ownership.OperationDelete || r.FieldManager == ownership.FieldManager
+// writes with its field manager, and deletes with a UID precondition (it
+// deletes only the object it read). A kubectl edit, patch, label, delete or
+// another tool's write is judged on the cached head alone: no request to
+// the API server on its way to a denial. (A client copying these marks
+// only gets its denial checked against the fresh head.)
+func mayBeReleaseOperation(r ownership.Request, rawOptions []byte) bool {
+	if r.Operation == ownership.OperationDelete {
+		return hasUIDPrecondition(rawOptions)
+	}
+	return r.FieldManager == ownership.FieldManager
+}
+
+// hasUIDPrecondition reads DeleteOptions for preconditions.uid.
+func hasUIDPrecondition(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var o struct {
+		Preconditions *struct {
+			UID *string `json:"uid"`
+		} `json:"preconditions"`
+	}
+	_ = json.Unmarshal(raw, &o) // options the API server wrote
+	return o.Preconditions != nil && o.Preconditions.UID != nil && *o.Preconditions.UID != ""
 }
 
 func (e *headEntry) headOrNil() *ownership.Head {

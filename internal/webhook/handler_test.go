@@ -325,12 +325,14 @@ func TestDenialRecheckOnlyForTheRelease(t *testing.T) {
 		name      string
 		manager   string
 		op        admissionv1.Operation
+		options   string // the request's raw options, when set
 		wantReads int
 		allowed   bool
 	}{
-		{"kubectl-chart's write: re-read, allowed", ownership.FieldManager, admissionv1.Create, 1, true},
-		{"another tool's write: denied on the cache", "kubectl-edit", admissionv1.Create, 0, false},
-		{"a delete: re-read", "", admissionv1.Delete, 1, true},
+		{"kubectl-chart's write: re-read, allowed", ownership.FieldManager, admissionv1.Create, "", 1, true},
+		{"another tool's write: denied on the cache", "kubectl-edit", admissionv1.Create, "", 0, false},
+		{"a delete with a UID precondition (kubectl-chart's): re-read", "", admissionv1.Delete, `{"preconditions":{"uid":"u-1"}}`, 1, true},
+		{"a delete without (kubectl delete): denied on the cache", "", admissionv1.Delete, `{"propagationPolicy":"Background"}`, 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			live := &countingReader{headMap: headMap{"apps/kubectl-chart.web": head}}
@@ -341,6 +343,7 @@ func TestDenialRecheckOnlyForTheRelease(t *testing.T) {
 			var req admission.Request
 			if c.op == admissionv1.Delete {
 				req = admissionRequest(t, c.op, "", "Secret", userDeployer, record, nil, c.manager)
+				req.Options.Raw = []byte(c.options)
 			} else {
 				req = admissionRequest(t, c.op, "", "Secret", userDeployer, nil, record, c.manager)
 			}
