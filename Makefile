@@ -6,6 +6,8 @@
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
+#   make bench-webhook   chart-webhook latency (in process and through the API server) and memory (also run by make bench)
+#   make dist VERSION=vX.Y.Z   release archives, sums and the krew manifest (hack/dist.mk)
 #   make lint    gofmt -l (must list nothing) and go vet ./...
 #   make demo    local control plane + install/upgrade/status/history/rollback of an example chart
 #   make k8s-binaries   the test control plane (etcd, kube-apiserver, controllers, kubectl, kwok), see hack/k8s.mk
