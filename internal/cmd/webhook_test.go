@@ -294,8 +294,13 @@ func TestWebhookLocal(t *testing.T) {
 	if want := "mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted\n"; out != want {
 		t.Errorf("uninstall output %q, want %q", out, want)
 	}
-	if err := edit(); err != nil {
-		t.Errorf("edit after uninstall: %v", err)
+	// The API server drops the configuration from its webhook cache a moment
+	// after the delete.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		return edit() == nil, nil
+	})
+	if err != nil {
+		t.Errorf("edit after uninstall: %v", edit())
 	}
 	stop()
 	out = chartOK(t, append(kube, "webhook", "uninstall")...)
