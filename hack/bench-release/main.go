@@ -47,6 +47,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/kubectl-chart/kubectl-chart/hack/internal/benchutil"
 	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
@@ -136,7 +137,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench-release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ours := fs.String("ours", filepath.Join("bin", "kubectl-chart"), "kubectl-chart binary")
-	helm := fs.String("helm", envOr("HELM", defaultHelm()), "Helm binary; $HELM sets the default, else where make helm puts it")
+	helm := fs.String("helm", benchutil.EnvOr("HELM", benchutil.DefaultHelm()), "Helm binary; $HELM sets the default, else where make helm puts it")
 	runs := fs.Int("runs", 3, "timed rounds, after one warm-up")
 	perKind := fs.Int("per-kind", 125, "objects of each kind (ConfigMap, Service, Deployment, Secret) in the chart")
 	full := fs.Bool("full", false, "start the full control plane (controllers, scheduler, kwok) instead of etcd and kube-apiserver only")
@@ -155,10 +156,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return opts, nil
 	}
 	var err error
-	if opts.ours, err = resolveBinary(*ours); err != nil {
+	if opts.ours, err = benchutil.ResolveBinary(*ours); err != nil {
 		return options{}, fmt.Errorf("-ours: %w (make build builds it)", err)
 	}
-	if opts.helm, err = resolveBinary(*helm); err != nil {
+	if opts.helm, err = benchutil.ResolveBinary(*helm); err != nil {
 		return options{}, fmt.Errorf("-helm: %w (make helm builds it)", err)
 	}
 	return opts, nil
@@ -229,7 +230,7 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%s, %s: %w", label, tl.name, err)
 			}
 			fmt.Fprintf(stderr, "bench-release: %s: %s: install %s, upgrade %s, no-op upgrade %s\n",
-				label, tl.name, ms(r.times[0]), ms(r.times[1]), ms(r.times[2]))
+				label, tl.name, benchutil.Ms(r.times[0]), benchutil.Ms(r.times[1]), benchutil.Ms(r.times[2]))
 			if i >= 0 {
 				results[tl.name] = append(results[tl.name], r)
 			}
@@ -411,8 +412,8 @@ func printTable(w io.Writer, ours, helm []round) {
 		if i < 2 {
 			target = verdict(float64(h) >= 3*float64(o), "≥ 3×")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t%s\t%s\t%s\t%s\n", s.name, ms(o), ms(h), ratio(h, o), target,
-			ms(median(ours, i, clientCPU)), ms(median(ours, i, serverCPU)), ms(median(helm, i, clientCPU)), ms(median(helm, i, serverCPU)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t%s\t%s\t%s\t%s\n", s.name, benchutil.Ms(o), benchutil.Ms(h), benchutil.Ratio(h, o), target,
+			benchutil.Ms(median(ours, i, clientCPU)), benchutil.Ms(median(ours, i, serverCPU)), benchutil.Ms(median(helm, i, clientCPU)), benchutil.Ms(median(helm, i, serverCPU)))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(CPU: the command's own, and that of the control plane's processes while it ran; medians)")
@@ -489,23 +490,7 @@ func median(rs []round, step int, what func(r round) [3]time.Duration) time.Dura
 	for _, r := range rs {
 		s = append(s, what(r)[step])
 	}
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
-}
-
-func ratio(helm, ours time.Duration) string {
-	if ours <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f×", float64(helm)/float64(ours))
+	return benchutil.Median(s)
 }
 
 // loadAverage is the 1-minute load average, or "?".
@@ -652,37 +637,3 @@ spec:
             port: 8080
 {{- end }}
 `
-
-// resolveBinary turns a bare command name into its PATH location and any other path into an absolute one.
-func resolveBinary(bin string) (string, error) {
-	if bin == "" {
-		return "", errors.New("no binary given")
-	}
-	if !strings.ContainsRune(bin, filepath.Separator) {
-		return exec.LookPath(bin)
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return "", err
-	}
-	return abs, nil
-}
-
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
-// defaultHelm is where `make helm` puts the oracle with the default CACHE_DIR.
-func defaultHelm() string {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "helm"
-	}
-	return filepath.Join(home, ".cache", "kubectl-chart", "helm-v4.3.1", "helm")
-}

@@ -28,10 +28,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kubectl-chart/kubectl-chart/hack/internal/benchutil"
 )
 
 // defaultCharts are large, popular charts that exercise most of the template engine.
@@ -113,10 +114,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	corpus := fs.String("corpus", envOr("KUBECTL_CHART_CORPUS", filepath.Join("..", "shared", "charts")),
+	corpus := fs.String("corpus", benchutil.EnvOr("KUBECTL_CHART_CORPUS", filepath.Join("..", "shared", "charts")),
 		"folder holding the charts; $KUBECTL_CHART_CORPUS sets the default")
 	ours := fs.String("ours", filepath.Join("bin", "kubectl-chart"), "kubectl-chart binary")
-	helm := fs.String("helm", envOr("HELM", defaultHelm()), "Helm binary; $HELM sets the default, else where make helm puts it")
+	helm := fs.String("helm", benchutil.EnvOr("HELM", benchutil.DefaultHelm()), "Helm binary; $HELM sets the default, else where make helm puts it")
 	runs := fs.Int("runs", 5, "timed runs of each binary per chart, after one warm-up")
 	charts := fs.String("charts", strings.Join(defaultCharts, ","), "comma-separated chart folders, relative to -corpus")
 	if err := fs.Parse(args); err != nil {
@@ -137,10 +138,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fi, err := os.Stat(opts.corpus); err != nil || !fi.IsDir() {
 		return options{}, fmt.Errorf("corpus %s: not a folder (set -corpus or KUBECTL_CHART_CORPUS)", opts.corpus)
 	}
-	if opts.ours, err = resolveBinary(*ours); err != nil {
+	if opts.ours, err = benchutil.ResolveBinary(*ours); err != nil {
 		return options{}, fmt.Errorf("-ours: %w", err)
 	}
-	if opts.helm, err = resolveBinary(*helm); err != nil {
+	if opts.helm, err = benchutil.ResolveBinary(*helm); err != nil {
 		return options{}, fmt.Errorf("-helm: %w (make helm builds it)", err)
 	}
 	for c := range strings.SplitSeq(*charts, ",") {
@@ -200,7 +201,7 @@ func benchChart(ctx context.Context, opts options, chart string) result {
 			helmTimes, helmOut = append(helmTimes, d), append(helmOut, out)
 		}
 	}
-	r.ours, r.helm = median(oursTimes), median(helmTimes)
+	r.ours, r.helm = benchutil.Median(oursTimes), benchutil.Median(helmTimes)
 	r.same = bytes.Equal(oursOut[0], helmOut[0])
 	for _, out := range helmOut[1:] {
 		if !bytes.Equal(out, helmOut[0]) {
@@ -253,10 +254,10 @@ func printTable(w io.Writer, results []result) {
 		case r.helmVaries:
 			verdict = "no (Helm's own output varies between runs)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.chart, ms(r.ours), ms(r.helm), ratio(r.helm, r.ours), verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.chart, benchutil.Ms(r.ours), benchutil.Ms(r.helm), benchutil.Ratio(r.helm, r.ours), verdict)
 	}
 	if ok > 0 {
-		fmt.Fprintf(tw, "TOTAL\t%s\t%s\t%s\t%d/%d yes\n", ms(oursTotal), ms(helmTotal), ratio(helmTotal, oursTotal), same, ok)
+		fmt.Fprintf(tw, "TOTAL\t%s\t%s\t%s\t%d/%d yes\n", benchutil.Ms(oursTotal), benchutil.Ms(helmTotal), benchutil.Ratio(helmTotal, oursTotal), same, ok)
 	}
 	tw.Flush()
 	for _, r := range results {
@@ -264,60 +265,4 @@ func printTable(w io.Writer, results []result) {
 			fmt.Fprintf(w, "note: %s: %s\n", r.chart, r.note)
 		}
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
-}
-
-func ratio(helm, ours time.Duration) string {
-	if ours <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f×", float64(helm)/float64(ours))
-}
-
-// resolveBinary turns a bare command name into its PATH location and any other path into an absolute one,
-// since the commands run in the corpus folder.
-func resolveBinary(bin string) (string, error) {
-	if bin == "" {
-		return "", errors.New("no binary given")
-	}
-	if !strings.ContainsRune(bin, filepath.Separator) {
-		return exec.LookPath(bin)
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return "", err
-	}
-	return abs, nil
-}
-
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return fallback
-}
-
-// defaultHelm is where `make helm` puts the oracle with the default CACHE_DIR.
-func defaultHelm() string {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "helm"
-	}
-	return filepath.Join(home, ".cache", "kubectl-chart", "helm-v4.3.1", "helm")
 }
