@@ -1,12 +1,11 @@
 package apply
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -101,19 +100,9 @@ func decodeManifest(manifest string) ([]*unstructured.Unstructured, []string, er
 
 	items := make([][]*unstructured.Unstructured, len(docs))
 	docErrs := make([][]error, len(docs))
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(docs); i = int(next.Add(1)) - 1 {
-				items[i], docErrs[i] = decodeDocument(docs[i], names[i])
-			}
-		}()
-	}
-	wg.Wait()
+	forEach(context.Background(), len(docs), runtime.GOMAXPROCS(0), func(i int) {
+		items[i], docErrs[i] = decodeDocument(docs[i], names[i])
+	}, nil)
 
 	var (
 		objs     []*unstructured.Unstructured

@@ -146,8 +146,8 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	case getValues:
 		vals, computed := releaseview.Values(r), false
 		if o.AllValues {
-			if cv, ok := releaseview.ComputedValues(r); ok {
-				vals, computed = cv, true
+			if r.ComputedValues != nil {
+				vals, computed = r.ComputedValues, true
 			} else {
 				fmt.Fprintf(o.ErrOut, "warning: revision %d was recorded without its computed values: printing the user-supplied ones\n", r.Revision)
 			}

@@ -45,16 +45,6 @@ func Values(r *release.Revision) map[string]any {
 	return r.Values
 }
 
-// ComputedValues is a revision's computed values (the chart's defaults
-// coalesced with the user's), and whether the record kept them (records
-// written before they were kept did not).
-func ComputedValues(r *release.Revision) (map[string]any, bool) {
-	if r.ComputedValues == nil {
-		return nil, false
-	}
-	return r.ComputedValues, true
-}
-
 // ValuesText is what get values prints in format f; the table form is
 // headed COMPUTED VALUES when computed, else USER-SUPPLIED VALUES, as in
 // Helm.
@@ -100,8 +90,8 @@ func AllText(r *release.Revision, loc *time.Location) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(&b, "USER-SUPPLIED VALUES:\n%s\n", vals)
-	if computed, ok := ComputedValues(r); ok {
-		c, err := EncodeYAML(computed)
+	if r.ComputedValues != nil { // records written before they were kept have none
+		c, err := EncodeYAML(r.ComputedValues)
 		if err != nil {
 			return "", err
 		}

@@ -128,11 +128,13 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	if err != nil {
 		return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
 	}
+	opts := requestOptions(req.Options.Raw)
+	recheck := mayBeReleaseOperation(string(req.Operation), opts)
 	r := ownership.Request{
 		Operation:    string(req.Operation),
 		User:         req.UserInfo.Username,
 		Groups:       req.UserInfo.Groups,
-		FieldManager: fieldManager(req.Options.Raw),
+		FieldManager: opts.FieldManager,
 		Kind: ownership.ObjectRef{
 			Group:     req.Kind.Group,
 			Version:   req.Kind.Version,
@@ -165,7 +167,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	case req.Kind.Group == "" && req.Kind.Kind == "ConfigMap" && lbl[ownership.LabelRecord] == ownership.RecordHead:
 		return h.onHead(r, a)
 	case req.Kind.Group == "" && req.Kind.Kind == "Secret" && lbl[ownership.LabelRecord] == ownership.RecordRevision:
-		return h.decide(ctx, r, a, req.Namespace, name, mayBeReleaseOperation(r, req.Options.Raw), func(head *ownership.Head) ownership.Decision {
+		return h.decide(ctx, r, a, req.Namespace, name, recheck, func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideRecord(h.opts.Config, r, head)
 		})
 	default:
@@ -174,7 +176,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 			ns = req.Namespace
 		}
 		a.release.Namespace = ns
-		return h.decide(ctx, r, a, ns, name, mayBeReleaseOperation(r, req.Options.Raw), func(head *ownership.Head) ownership.Decision {
+		return h.decide(ctx, r, a, ns, name, recheck, func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideObject(h.opts.Config, r, head)
 		})
 	}
@@ -244,25 +246,11 @@ func (h *Handler) decide(ctx context.Context, r ownership.Request, a answer, nam
 // another tool's write is judged on the cached head alone: no request to
 // the API server on its way to a denial. (A client copying these marks
 // only gets its denial checked against the fresh head.)
-func mayBeReleaseOperation(r ownership.Request, rawOptions []byte) bool {
-	if r.Operation == ownership.OperationDelete {
-		return hasUIDPrecondition(rawOptions)
+func mayBeReleaseOperation(operation string, o options) bool {
+	if operation == ownership.OperationDelete {
+		return o.UIDPrecondition()
 	}
-	return r.FieldManager == ownership.FieldManager
-}
-
-// hasUIDPrecondition reads DeleteOptions for preconditions.uid.
-func hasUIDPrecondition(raw []byte) bool {
-	if len(raw) == 0 {
-		return false
-	}
-	var o struct {
-		Preconditions *struct {
-			UID *string `json:"uid"`
-		} `json:"preconditions"`
-	}
-	_ = json.Unmarshal(raw, &o) // options the API server wrote
-	return o.Preconditions != nil && o.Preconditions.UID != nil && *o.Preconditions.UID != ""
+	return o.FieldManager == ownership.FieldManager
 }
 
 func (e *headEntry) headOrNil() *ownership.Head {
@@ -355,17 +343,27 @@ func toConfigMap(u *unstructured.Unstructured) (*corev1.ConfigMap, error) {
 	return cm, nil
 }
 
-// fieldManager reads the field manager from the request's options
-// (CreateOptions, UpdateOptions or PatchOptions; DeleteOptions have none).
-func fieldManager(raw []byte) string {
-	if len(raw) == 0 {
-		return ""
+// options are what the handler reads of the request's options
+// (CreateOptions, UpdateOptions, PatchOptions or DeleteOptions).
+type options struct {
+	FieldManager  string `json:"fieldManager"`
+	Preconditions *struct {
+		UID *string `json:"uid"`
+	} `json:"preconditions"`
+}
+
+// UIDPrecondition tells whether DeleteOptions ask for a UID.
+func (o options) UIDPrecondition() bool {
+	return o.Preconditions != nil && o.Preconditions.UID != nil && *o.Preconditions.UID != ""
+}
+
+// requestOptions reads a request's options once (none: the zero value).
+func requestOptions(raw []byte) options {
+	var o options
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &o) // options the API server wrote
 	}
-	var o struct {
-		FieldManager string `json:"fieldManager"`
-	}
-	_ = json.Unmarshal(raw, &o) // options the API server wrote; none: no manager
-	return o.FieldManager
+	return o
 }
 
 func objectName(req admission.Request, old, obj *unstructured.Unstructured) string {

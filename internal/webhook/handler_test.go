@@ -164,7 +164,7 @@ func TestFieldManager(t *testing.T) {
 		`not json`:                        "",
 		`{"kind":"PatchOptions","force":true,"fieldManager":"kubectl-chart"}`: "kubectl-chart",
 	} {
-		if got := fieldManager([]byte(raw)); got != want {
+		if got := requestOptions([]byte(raw)).FieldManager; got != want {
 			t.Errorf("fieldManager(%q) = %q, want %q", raw, got, want)
 		}
 	}
