@@ -8,7 +8,7 @@
 // Lint returns messages ([INFO], [WARNING], [ERROR] with the file they are
 // about) with Helm's wording and order; it never prints. A chart is a
 // directory or a packaged chart (.tgz), read into memory within the
-// loader's bounds.
+// loader's bounds by loader.ReadArchiveFiles (the one archive reader).
 //
 // Where it differs from Helm's lint:
 //

@@ -388,6 +388,9 @@ func makeArchive(t testing.TB, entries ...tarEntry) []byte {
 
 const chartYAML = "apiVersion: v2\nname: c\nversion: 0.1.0\n"
 
+// TestReadArchive reads archives through the loader's reader (the one archive
+// reader: its bounds, path checks and Helm's messages) and Expand's check of
+// the chart's name.
 func TestReadArchive(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -407,10 +410,10 @@ func TestReadArchive(t *testing.T) {
 		},
 		{name: "parent folder", entries: []tarEntry{{name: "c/Chart.yaml", body: chartYAML}, {name: "c/../../x"}}, wantErr: `chart illegally references parent directory: "c/../../x"`},
 		{name: "absolute", entries: []tarEntry{{name: "/etc/passwd"}}, wantErr: `chart illegally contains absolute paths: "/etc/passwd"`},
-		{name: "drive", entries: []tarEntry{{name: `C:\x`}}, wantErr: `chart illegally contains absolute paths: "C:\\x"`},
-		{name: "drive inside", entries: []tarEntry{{name: `c/C:/x`}}, wantErr: `chart illegally contains content outside the base directory: "c/C:/x"`},
-		{name: "symlink", entries: []tarEntry{{name: "c/Chart.yaml", body: chartYAML}, {name: "c/link", typeflag: tar.TypeSymlink}}, wantErr: `chart contains an entry that is not a regular file: "c/link"`},
-		{name: "Chart.yaml at the top", entries: []tarEntry{{name: "Chart.yaml", body: chartYAML}}, wantErr: "chart yaml not in base directory"},
+		{name: "drive", entries: []tarEntry{{name: `C:\x`}}, wantErr: `chart contains illegally named files: "C:\\x"`},
+		{name: "drive inside", entries: []tarEntry{{name: `c/C:/x`}}, wantErr: `chart contains illegally named files: "c/C:/x"`},
+		{name: "symlink", entries: []tarEntry{{name: "c/Chart.yaml", body: chartYAML}, {name: "c/link", typeflag: tar.TypeSymlink}}, wantErr: `chart contains a symbolic link, which is not allowed: "c/link" -> "target"`},
+		{name: "Chart.yaml at the top", entries: []tarEntry{{name: "Chart.yaml", body: chartYAML}}, wantErr: `chart illegally contains content outside the base directory: "Chart.yaml"`},
 		{name: "file outside a folder", entries: []tarEntry{{name: "README"}}, wantErr: `chart illegally contains content outside the base directory: "README"`},
 		{name: "no Chart.yaml", entries: []tarEntry{{name: "c/values.yaml", body: "a: 1"}}, wantErr: "chart name not specified"},
 		{name: "bad Chart.yaml", entries: []tarEntry{{name: "c/Chart.yaml", body: "name: [x"}}, wantErr: "cannot load Chart.yaml: error converting YAML to JSON: yaml: line 1: did not find expected ',' or ']'"},

@@ -1,15 +1,11 @@
 package lint
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -105,85 +101,14 @@ func (m memSource) load() (*chart.Chart, error) {
 }
 
 // readArchive reads a packaged chart as Helm's chartutil.Expand does before
-// linting it, within the loader's bounds: entries lose their first path
-// element, and entries that could leave the chart (absolute, "..", a drive,
-// links) are refused. The chart must have a Chart.yaml with a usable name.
+// linting it, with the loader's archive reader (its bounds and path checks);
+// the chart must also have a Chart.yaml with a usable name.
 func readArchive(in io.Reader) ([]*loader.BufferedFile, error) {
-	unzipped, err := gzip.NewReader(in)
+	files, err := loader.ReadArchiveFiles(in)
 	if err != nil {
 		return nil, err
 	}
-	defer unzipped.Close()
-
-	var files []*loader.BufferedFile
-	left := loader.MaxDecompressedChartSize
-	tr := tar.NewReader(unzipped)
-	for {
-		hd, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if hd.FileInfo().IsDir() {
-			continue
-		}
-		switch hd.Typeflag {
-		case tar.TypeXGlobalHeader, tar.TypeXHeader:
-			continue
-		case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
-		default:
-			return nil, fmt.Errorf("chart contains an entry that is not a regular file: %q", hd.Name)
-		}
-		name, err := archiveEntryName(hd.Name)
-		if err != nil {
-			return nil, err
-		}
-		if len(files) >= loader.MaxFiles {
-			return nil, fmt.Errorf("chart has more than %d files", loader.MaxFiles)
-		}
-		if hd.Size > left {
-			return nil, fmt.Errorf("decompressed chart is larger than the maximum size %d", loader.MaxDecompressedChartSize)
-		}
-		data, err := io.ReadAll(io.LimitReader(tr, left))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", hd.Name, err)
-		}
-		left -= int64(len(data))
-		if int64(len(data)) < hd.Size || left <= 0 {
-			return nil, fmt.Errorf("decompressed chart is larger than the maximum size %d", loader.MaxDecompressedChartSize)
-		}
-		data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
-		files = append(files, &loader.BufferedFile{Name: name, ModTime: hd.ModTime, Data: data})
-	}
-	if len(files) == 0 {
-		return nil, errors.New("no files in chart archive")
-	}
 	return files, checkArchiveChartName(files)
-}
-
-// archiveEntryName is the entry's path within its chart, with Helm's rules
-// (an archive made on Windows may use \), stricter.
-func archiveEntryName(name string) (string, error) {
-	slashed := strings.ReplaceAll(name, `\`, "/")
-	parts := strings.Split(slashed, "/")
-	for _, p := range parts {
-		if p == ".." {
-			return "", fmt.Errorf("chart illegally references parent directory: %q", name)
-		}
-	}
-	if path.IsAbs(slashed) || (len(slashed) >= 2 && slashed[1] == ':') {
-		return "", fmt.Errorf("chart illegally contains absolute paths: %q", name)
-	}
-	if parts[0] == "Chart.yaml" {
-		return "", errors.New("chart yaml not in base directory")
-	}
-	n := path.Clean(strings.Join(parts[1:], "/"))
-	if n == "." || path.IsAbs(n) || (len(n) >= 2 && n[1] == ':') {
-		return "", fmt.Errorf("chart illegally contains content outside the base directory: %q", name)
-	}
-	return n, nil
 }
 
 // checkArchiveChartName is Expand's check of the chart's name, which names

@@ -53,6 +53,21 @@ func (l *Loader) LoadArchive(in io.Reader) (*chart.Chart, error) {
 	return l.loadArchive(in, l.newBudget())
 }
 
+// ReadArchiveFiles reads the files of a chart archive (a gzipped tar stream)
+// into memory within the default bounds, without loading the chart: names
+// lose their first path element, and entries that could leave the chart
+// when written out (absolute, "..", a drive, links) are refused. It is the
+// one archive reader; pkg/lint reads packaged charts with it.
+func ReadArchiveFiles(in io.Reader) ([]*BufferedFile, error) {
+	return New(DefaultOptions()).ReadArchiveFiles(in)
+}
+
+// ReadArchiveFiles reads the files of a chart archive within the loader's
+// bounds, as the package-level ReadArchiveFiles.
+func (l *Loader) ReadArchiveFiles(in io.Reader) ([]*BufferedFile, error) {
+	return archiveFiles(in, l.newBudget())
+}
+
 func (l *Loader) loadArchive(in io.Reader, b *budget) (*chart.Chart, error) {
 	files, err := archiveFiles(in, b)
 	if err != nil {

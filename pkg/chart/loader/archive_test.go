@@ -315,3 +315,70 @@ func TestLoadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestReadArchiveFiles reads an archive without loading it, within the
+// loader's bounds: the files as named in the chart, BOMs dropped, and the
+// same refusals as LoadArchive.
+func TestReadArchiveFiles(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		entries   []entry
+		wantNames []string
+		wantErr   string
+	}{
+		{
+			name:      "files named within the chart",
+			entries:   []entry{{name: "demo/Chart.yaml", body: "\xEF\xBB\xBF" + chartYAML}, {name: "demo/templates/x.yaml", body: "a: b"}},
+			wantNames: []string{"Chart.yaml", "templates/x.yaml"},
+		},
+		{
+			name:      "no Chart.yaml is not the reader's concern",
+			entries:   []entry{{name: "demo/values.yaml", body: "a: 1"}},
+			wantNames: []string{"values.yaml"},
+		},
+		{
+			name:    "traversal",
+			entries: []entry{{name: "demo/../../x", body: "x"}},
+			wantErr: `chart illegally references parent directory: "demo/../../x"`,
+		},
+		{
+			name:    "too many files",
+			opts:    Options{MaxFiles: 1},
+			entries: []entry{{name: "demo/Chart.yaml", body: chartYAML}, {name: "demo/values.yaml"}},
+			wantErr: `chart has more than 1 files: "demo/values.yaml"`,
+		},
+		{
+			name:    "too large",
+			opts:    Options{MaxChartSize: 10},
+			entries: []entry{{name: "demo/Chart.yaml", body: chartYAML}},
+			wantErr: `decompressed chart is larger than the maximum size 10: "demo/Chart.yaml"`,
+		},
+		{name: "empty", wantErr: "no files in chart archive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := New(tc.opts).ReadArchiveFiles(bytes.NewReader(makeArchive(t, tc.entries...)))
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			var got []string
+			for _, f := range files {
+				got = append(got, f.Name)
+				if bytes.HasPrefix(f.Data, utf8bom) {
+					t.Errorf("%s: BOM kept", f.Name)
+				}
+			}
+			if diff := cmp.Diff(tc.wantNames, got); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The package-level reader has the default bounds.
+	if _, err := ReadArchiveFiles(bytes.NewReader(makeArchive(t, entry{name: "demo/Chart.yaml", body: chartYAML}))); err != nil {
+		t.Error(err)
+	}
+}

@@ -20,6 +20,10 @@
 //     included, and its number of files are bounded (MaxDecompressedChartSize,
 //     MaxFiles); Helm bounds each archive on its own and counts no files.
 //
+// ReadArchiveFiles is the one reader of chart archives in this module, with
+// these bounds and checks: whoever needs an archive's files without the chart
+// (pkg/lint, before it loads) reads them with it.
+//
 // Subcharts are added in the order of their names under charts/ (Helm's order
 // is random).
 package loader
