@@ -176,6 +176,11 @@ func (c *client) classify(err error, host, ref string) error {
 			return &NotFoundError{Ref: ref, Err: err}
 		}
 	}
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		// oras-go gives up before sending anything when a registry asks
+		// for basic auth and there are no credentials.
+		return &AuthError{Registry: host, StatusCode: http.StatusUnauthorized, Err: err}
+	}
 	if errors.Is(err, errdef.ErrNotFound) {
 		return &NotFoundError{Ref: ref, Err: err}
 	}
