@@ -113,9 +113,15 @@ func helm(t *testing.T, home, registryConfig string, args ...string) (string, er
 		"HELM_REGISTRY_CONFIG="+registryConfig,
 		"DOCKER_CONFIG="+filepath.Join(home, "docker"),
 	)
+	if helmStdin != nil {
+		cmd.Stdin = helmStdin
+	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// helmStdin is the oracle's standard input (nil: none).
+var helmStdin *os.File
 
 // getManifest fetches a manifest's bytes from a plain-HTTP registry.
 func getManifest(t *testing.T, host, repo, ref string) []byte {

@@ -342,4 +342,3 @@ func (c *client) fetchBlob(ctx context.Context, repo *remote.Repository, desc oc
 	}
 	return p, nil
 }
-
