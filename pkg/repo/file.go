@@ -118,6 +118,10 @@ const LockTimeout = 30 * time.Second
 // process past LockTimeout.
 var ErrLocked = errors.New("repositories file is locked by another process")
 
+// ErrNoChange, returned by the edit function of EditFile, leaves the file
+// as it is.
+var ErrNoChange = errors.New("no change")
+
 // EditFile changes repositories.yaml under Helm's file lock: it reads the
 // file (a missing one is empty, as Helm's repo add starts it), calls edit,
 // and writes the result (mode 0600) unless edit fails.
@@ -142,6 +146,9 @@ func EditFile(ctx context.Context, p string, edit func(*File) error) error {
 		}
 	}
 	if err := edit(f); err != nil {
+		if errors.Is(err, ErrNoChange) {
+			return nil
+		}
 		return err
 	}
 	return f.WriteFile(p)
