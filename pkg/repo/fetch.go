@@ -2,8 +2,10 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -46,7 +48,8 @@ type getter struct {
 	client *http.Client
 	entry  Entry
 	// label names the repository in errors.
-	label string
+	label   string
+	timeout time.Duration
 }
 
 func newGetter(e Entry, label string, timeout time.Duration) (*getter, error) {
@@ -59,7 +62,7 @@ func newGetter(e Entry, label string, timeout time.Duration) (*getter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", label, err)
 	}
-	return &getter{client: c, entry: e, label: label}, nil
+	return &getter{client: c, entry: e, label: label, timeout: timeout}, nil
 }
 
 // sendsCredentials is Helm's rule: credentials go to the repository's own
@@ -88,7 +91,7 @@ func (g *getter) get(ctx context.Context, href string) (io.ReadCloser, error) {
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, g.timedOut(ctx, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
@@ -116,7 +119,17 @@ func (g *getter) fetchIndex(ctx context.Context, limit int64) ([]byte, error) {
 		if isTooLarge(err) {
 			return nil, fmt.Errorf("%s: %w", indexURL, &IndexTooLargeError{Limit: limit})
 		}
-		return nil, fmt.Errorf("%s: %w", indexURL, err)
+		return nil, fmt.Errorf("%s: %w", indexURL, g.timedOut(ctx, err))
 	}
 	return b, nil
+}
+
+// timedOut says so when err is the client's timeout (not the caller's
+// cancellation).
+func (g *getter) timedOut(ctx context.Context, err error) error {
+	var ne net.Error
+	if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w (timed out after %s)", err, g.timeout)
+	}
+	return err
 }

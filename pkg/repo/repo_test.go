@@ -267,7 +267,7 @@ func TestDownloadIndexErrors(t *testing.T) {
 		{name: "not an index", entry: repo.Entry{Name: "n", URL: notIndex.URL}, want: []string{notIndex.URL, "error unmarshaling JSON"}},
 		{name: "huge", entry: repo.Entry{Name: "b", URL: huge.URL}, want: []string{huge.URL, "index is larger than 1024 bytes"}},
 		{name: "redirect loop", entry: repo.Entry{Name: "l", URL: loop.URL}, want: []string{loop.URL, "redirect loop"}},
-		{name: "hanging server", entry: repo.Entry{Name: "s", URL: hang.URL}, want: []string{hang.URL, "Client.Timeout exceeded"}},
+		{name: "hanging server", entry: repo.Entry{Name: "s", URL: hang.URL}, want: []string{hang.URL, "timed out after 300ms"}},
 		{name: "401 without credentials", entry: repo.Entry{Name: "a", URL: auth.URL},
 			want: []string{"401 Unauthorized", `repo "a" (` + auth.URL + `): no credentials were sent`}},
 		{name: "401 with wrong credentials", entry: repo.Entry{Name: "a", URL: auth.URL, Username: "user", Password: "wrong"},

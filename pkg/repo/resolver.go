@@ -332,7 +332,7 @@ func (r *Resolver) Locate(ctx context.Context, o LocateOptions) (*Located, error
 	}
 	d, p, err := cache.Put(body, want, r.maxArchive())
 	if err != nil {
-		return nil, fmt.Errorf("chart %s-%s from %s: %w", o.Chart, v.Version, href, err)
+		return nil, fmt.Errorf("chart %s-%s from %s: %w", o.Chart, v.Version, href, g.timedOut(ctx, err))
 	}
 	if v.Digest == "" {
 		_ = cache.SetRef(refKey, d)
