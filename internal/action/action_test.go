@@ -52,7 +52,7 @@ func loadChart(t *testing.T, path string) *chart.Chart {
 func upgradeOpts(t *testing.T, ns, name, chartPath string, vals map[string]any) UpgradeOptions {
 	o := DefaultUpgradeOptions()
 	o.Name, o.Namespace, o.Install = name, ns, true
-	o.Chart, o.ChartSource, o.Values = loadChart(t, chartPath), chartPath, vals
+	o.Chart, o.ChartOrigin, o.Values = loadChart(t, chartPath), release.ChartOrigin{Source: chartPath, Reference: chartPath}, vals
 	o.Timeout = time.Minute
 	return o
 }

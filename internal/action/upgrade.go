@@ -28,9 +28,9 @@ const (
 type UpgradeOptions struct {
 	Name      string
 	Namespace string
-	// Chart is the loaded chart; ChartSource where it came from.
+	// Chart is the loaded chart; ChartOrigin where it came from.
 	Chart       *chart.Chart
-	ChartSource string
+	ChartOrigin release.ChartOrigin
 	// Values are the user-supplied values (flags and files, merged).
 	Values map[string]any
 	// Install makes upgrade install a missing release (upgrade --install);
@@ -330,7 +330,7 @@ func (c *Config) newRevision(o UpgradeOptions, r *rendered, revision int, op str
 		Namespace:      o.Namespace,
 		Revision:       revision,
 		Status:         status,
-		Chart:          chartInfo(o.Chart, o.ChartSource),
+		Chart:          chartInfo(o.Chart, o.ChartOrigin),
 		Values:         r.values,
 		ComputedValues: r.computed,
 		Manifest:       r.manifest,
@@ -344,11 +344,11 @@ func (c *Config) newRevision(o UpgradeOptions, r *rendered, revision int, op str
 	}
 }
 
-func chartInfo(ch *chart.Chart, source string) release.ChartInfo {
+func chartInfo(ch *chart.Chart, origin release.ChartOrigin) release.ChartInfo {
 	if ch == nil || ch.Metadata == nil {
-		return release.ChartInfo{Source: source}
+		return release.ChartInfo{ChartOrigin: origin}
 	}
-	return release.ChartInfo{Name: ch.Metadata.Name, Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, Source: source}
+	return release.ChartInfo{Name: ch.Metadata.Name, Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, ChartOrigin: origin}
 }
 
 // upgradeLocked runs the operation with the lock held.

@@ -75,8 +75,9 @@ type DiffOptions struct {
 // DiffUpgradeOptions are the options of `kubectl chart diff upgrade`.
 type DiffUpgradeOptions struct {
 	DiffOptions
-	render renderFlags
-	action action.UpgradeOptions
+	render   renderFlags
+	chartRef chartRefFlags
+	action   action.UpgradeOptions
 }
 
 // DiffRollbackOptions are the options of `kubectl chart diff rollback`.
@@ -113,7 +114,7 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 
 		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
+			if err := o.Complete(cmd.Context(), args); err != nil {
 				return diffError(err)
 			}
 			if err := o.Validate(); err != nil {
@@ -123,6 +124,9 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 		},
 	}
 	o.render.addFlags(cmd)
+	o.chartRef.addFlags(cmd)
+	addKubeInsecureFlag(cmd, f)
+	cmd.Long += "\n\n" + chartRefLong
 	o.addFlags(cmd)
 	fs := cmd.Flags()
 	a := &o.action
@@ -187,10 +191,9 @@ func (o *DiffOptions) Validate() error {
 }
 
 // Complete reads arguments, values and the chart.
-func (o *DiffUpgradeOptions) Complete(args []string) error {
+func (o *DiffUpgradeOptions) Complete(ctx context.Context, args []string) error {
 	o.action.Name = args[0]
-	o.action.ChartSource = args[1]
-	return completeRelease(&o.action, o.configFlags, &o.render, o.In, args[1])
+	return completeRelease(ctx, &o.action, o.configFlags, &o.render, &o.chartRef, o.In, args[1])
 }
 
 // Run diffs the upgrade and prints it.

@@ -187,7 +187,7 @@ func seedReleases(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns
 		}
 		return &release.Revision{
 			Namespace: ns, Revision: n, Status: st,
-			Chart:     release.ChartInfo{Name: "web", Version: version, AppVersion: app, Source: "./web"},
+			Chart:     release.ChartInfo{Name: "web", Version: version, AppVersion: app, ChartOrigin: release.ChartOrigin{Source: "./web"}},
 			Values:    vals,
 			Manifest:  strings.Join(docs, "\n"),
 			Inventory: inv,

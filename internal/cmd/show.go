@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"bytes"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
-	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 )
 
 // ShowFormat is what `show` prints of a chart.
@@ -37,6 +37,8 @@ type ShowOptions struct {
 	// JSONPath filters `show values` through a JSONPath template.
 	JSONPath string
 
+	chartRef chartRefFlags
+
 	genericiooptions.IOStreams
 }
 
@@ -46,7 +48,7 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:     "show",
 		Aliases: []string{"inspect"},
 		Short:   "Show information of a chart, as helm show does",
-		Long:    "Show a chart's Chart.yaml, values, README or CRDs, as \"helm show\" does.\n\nCHART is a chart directory or a packaged chart (.tgz).",
+		Long:    "Show a chart's Chart.yaml, values, README or CRDs, as \"helm show\" does.\n\n" + chartRefLong,
 		Args:    cobra.NoArgs,
 		// Runnable, so that an unknown format is an error, not help.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
@@ -66,20 +68,21 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 		sub := &cobra.Command{
 			Use:   string(s.format) + " CHART",
 			Short: s.short,
-			Long:  s.long + "\n\nCHART is a chart directory or a packaged chart (.tgz).",
+			Long:  s.long + "\n\n" + chartRefLong,
 			Args:  cobra.ExactArgs(1),
 
 			ValidArgsFunction: completeArgs(completeChartPaths),
-			RunE: func(_ *cobra.Command, args []string) error {
+			RunE: func(cmd *cobra.Command, args []string) error {
 				if err := o.Complete(args); err != nil {
 					return err
 				}
 				if err := o.Validate(); err != nil {
 					return err
 				}
-				return o.Run()
+				return o.Run(cmd.Context())
 			},
 		}
+		o.chartRef.addFlags(sub)
 		if s.format == ShowValues {
 			sub.Flags().StringVar(&o.JSONPath, "jsonpath", "", "supply a JSONPath expression to filter the output")
 		}
@@ -110,8 +113,8 @@ func (o *ShowOptions) Validate() error {
 }
 
 // Run loads the chart and prints what was asked.
-func (o *ShowOptions) Run() error {
-	ch, err := loader.Load(o.ChartPath)
+func (o *ShowOptions) Run(ctx context.Context) error {
+	ch, _, err := o.chartRef.load(ctx, o.ChartPath)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/render"
 	"github.com/kubectl-chart/kubectl-chart/pkg/values"
 )
@@ -24,8 +23,9 @@ Values that would be read from a cluster are faked: lookup returns nothing,
 .Capabilities.KubeVersion is v1.37.0 unless --kube-version says otherwise, and
 .Capabilities.APIVersions holds the built-in API versions plus --api-versions.
 
-CHART is a chart directory or a packaged chart (.tgz). NAME defaults to
-"release-name".`
+NAME defaults to "release-name".
+
+` + chartRefLong
 
 const templateExample = `  # Render a chart with its default values
   kubectl chart template my-release ./mychart
@@ -77,6 +77,7 @@ func (f *renderFlags) capabilities() (*render.Capabilities, error) {
 type TemplateOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	render      renderFlags
+	chartRef    chartRefFlags
 
 	ReleaseName string
 	ChartPath   string
@@ -115,6 +116,7 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 	}
 	o.render.addFlags(cmd)
 	o.render.addClientOnlyFlags(cmd)
+	o.chartRef.addFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.ShowOnly, "show-only", "s", nil, "only show manifests rendered from the given templates")
 	fs.StringVar(&o.OutputDir, "output-dir", "", "writes the executed templates to files in output-dir instead of stdout")
@@ -218,7 +220,7 @@ func (o *TemplateOptions) renderChart(ctx context.Context) (*render.Result, erro
 	if err != nil {
 		return nil, err
 	}
-	ch, err := loader.Load(o.ChartPath)
+	ch, _, err := o.chartRef.load(ctx, o.ChartPath)
 	if err != nil {
 		return nil, err
 	}

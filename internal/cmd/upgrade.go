@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubectl-chart/kubectl-chart/internal/action"
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
-	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -21,6 +20,7 @@ import (
 type UpgradeOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	render      renderFlags
+	chartRef    chartRefFlags
 	action      action.UpgradeOptions
 
 	// install is true for `install`, false for `upgrade`.
@@ -81,6 +81,9 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		cmd.ValidArgsFunction = completeArgs(cobra.NoFileCompletions, completeChartPaths)
 	}
 	o.render.addFlags(cmd)
+	o.chartRef.addFlags(cmd)
+	addKubeInsecureFlag(cmd, f)
+	cmd.Long += "\n\n" + chartRefLong
 	fs := cmd.Flags()
 	a := &o.action
 	if !install {
@@ -110,7 +113,6 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 // Complete reads arguments, flags, values and the chart.
 func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.action.Name = args[0]
-	o.action.ChartSource = args[1]
 	o.action.InstallOnly = o.install
 	o.action.Atomic = o.Atomic
 	switch o.DryRun {
@@ -121,7 +123,7 @@ func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	default:
 		return fmt.Errorf(`--dry-run must be "client" or "server", not %q`, o.DryRun)
 	}
-	return completeRelease(&o.action, o.configFlags, &o.render, o.In, args[1])
+	return completeRelease(cmd.Context(), &o.action, o.configFlags, &o.render, &o.chartRef, o.In, args[1])
 }
 
 // Run installs or upgrades.
@@ -196,7 +198,7 @@ func summarizeChanges(changes []apply.Change) string {
 
 // completeRelease fills what install, upgrade and diff upgrade share: the
 // namespace, the values of the flags and the loaded chart.
-func completeRelease(a *action.UpgradeOptions, f *genericclioptions.ConfigFlags, r *renderFlags, stdin io.Reader, chartPath string) error {
+func completeRelease(ctx context.Context, a *action.UpgradeOptions, f *genericclioptions.ConfigFlags, r *renderFlags, cr *chartRefFlags, stdin io.Reader, chartRef string) error {
 	a.SkipSchema = r.SkipSchemaValidation
 	if err := validateReleaseName(a.Name); err != nil {
 		return err
@@ -211,10 +213,10 @@ func completeRelease(a *action.UpgradeOptions, f *genericclioptions.ConfigFlags,
 		return err
 	}
 	a.Values = vals
-	ch, err := loader.Load(chartPath)
+	ch, origin, err := cr.load(ctx, chartRef)
 	if err != nil {
 		return err
 	}
-	a.Chart = ch
+	a.Chart, a.ChartOrigin = ch, origin
 	return nil
 }

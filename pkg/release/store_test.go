@@ -507,7 +507,7 @@ func sampleRevision(ns, name string, rev int) *Revision {
 		Namespace: ns,
 		Revision:  rev,
 		Status:    StatusPendingInstall,
-		Chart:     ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5", Source: "./web"},
+		Chart:     ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5", ChartOrigin: ChartOrigin{Source: "./web"}},
 		Values: map[string]any{
 			"replicas": float64(3), // JSON numbers come back as float64
 			"image":    map[string]any{"tag": "v1", "pull": []any{"a", "b"}},

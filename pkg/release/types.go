@@ -58,8 +58,22 @@ type ChartInfo struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
 	AppVersion string `json:"appVersion,omitempty"`
-	// Source is where the chart was loaded from (a path or archive).
+	ChartOrigin
+}
+
+// ChartOrigin is where a chart came from, so that history and status can say
+// it and an upgrade can take the same chart again.
+type ChartOrigin struct {
+	// Source is where the chart was loaded from: a path, the URL of the
+	// archive in a repository, or an OCI reference with its tag.
 	Source string `json:"source,omitempty"`
+	// Reference is the chart as the user named it (./web, repo/web,
+	// oci://host/charts/web, https://…/web-1.0.0.tgz).
+	Reference string `json:"reference,omitempty"`
+	// RepoURL is the repository given with --repo, if any.
+	RepoURL string `json:"repoURL,omitempty"`
+	// Digest is the sha256 digest of the archive (of the manifest, for OCI).
+	Digest string `json:"digest,omitempty"`
 }
 
 // Hook is a hook of a revision, as rendered.
