@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,12 +13,15 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/packager"
+	"github.com/kubectl-chart/kubectl-chart/pkg/provenance"
 )
 
 const packageLong = `Package a chart directory into a versioned chart archive
@@ -23,13 +29,24 @@ const packageLong = `Package a chart directory into a versioned chart archive
 every dependency of Chart.yaml must be under charts/.
 
 The archive is byte-for-byte what Helm writes. Set SOURCE_DATE_EPOCH (seconds
-since 1970) to stamp every file with that time for reproducible archives.`
+since 1970) to stamp every file with that time for reproducible archives.
+
+To sign a chart, use --sign with --key (a part of the key's name or email)
+and --keyring (a GnuPG secret keyring, e.g. from
+"gpg --export-secret-keys > secring.gpg"): the provenance file
+<name>-<version>.tgz.prov is written beside the archive, as "helm package
+--sign" writes it. A key protected by a passphrase reads it from
+--passphrase-file ("-" for standard input), from $HELM_KEY_PASSPHRASE, or
+asks for it on the terminal.`
 
 const packageExample = `  # Package a chart into the current folder
   kubectl chart package ./mychart
 
   # Package with another version into dist/
-  kubectl chart package ./mychart --version 1.2.3 --app-version 4.5.6 -d dist`
+  kubectl chart package ./mychart --version 1.2.3 --app-version 4.5.6 -d dist
+
+  # Package and sign with a GnuPG key
+  kubectl chart package ./mychart --sign --key 'John Smith' --keyring ~/.gnupg/secring.gpg`
 
 // PackageOptions are the options of `kubectl chart package`.
 type PackageOptions struct {
@@ -41,8 +58,19 @@ type PackageOptions struct {
 	Version    string
 	AppVersion string
 
+	// Sign writes a provenance file (.prov) beside each archive, signed
+	// with the key of Keyring whose identity contains Key.
+	Sign    bool
+	Key     string
+	Keyring string
+	// PassphraseFile holds the key's passphrase on its first line; "-"
+	// reads it from standard input.
+	PassphraseFile string
+
 	// sourceDateEpoch, from $SOURCE_DATE_EPOCH, stamps every file.
 	sourceDateEpoch *time.Time
+	// signer is the unlocked signing key, when signing.
+	signer *openpgp.Entity
 
 	genericiooptions.IOStreams
 }
@@ -58,17 +86,21 @@ func NewCmdPackage(streams genericiooptions.IOStreams) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 
 		ValidArgsFunction: completeChartDirs,
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(cmd.Context())
 		},
 	}
 	fs := cmd.Flags()
+	fs.BoolVar(&o.Sign, "sign", false, "use a PGP private key to sign this package")
+	fs.StringVar(&o.Key, "key", "", "name of the key to use when signing. Used if --sign is true")
+	fs.StringVar(&o.Keyring, "keyring", provenance.DefaultKeyring(), "location of a public keyring")
+	fs.StringVar(&o.PassphraseFile, "passphrase-file", "", `location of a file which contains the passphrase for the signing key. Use "-" in order to read from stdin.`)
 	fs.StringVar(&o.Version, "version", "", "set the version on the chart to this semver version")
 	fs.StringVar(&o.AppVersion, "app-version", "", "set the appVersion on the chart to this version")
 	fs.StringVarP(&o.Destination, "destination", "d", ".", "location to write the chart.")
@@ -110,8 +142,16 @@ func sourceDateEpochFromEnv() (*time.Time, error) {
 	return &t, nil
 }
 
-// Validate checks --version.
+// Validate checks --version and the signing flags.
 func (o *PackageOptions) Validate() error {
+	if o.Sign {
+		if o.Key == "" {
+			return errors.New("--key is required for signing a package")
+		}
+		if o.Keyring == "" {
+			return errors.New("--keyring is required for signing a package")
+		}
+	}
 	if o.Version != "" {
 		if _, err := semver.NewVersion(o.Version); err != nil {
 			return fmt.Errorf("--version %q: %w", o.Version, err)
@@ -120,19 +160,93 @@ func (o *PackageOptions) Validate() error {
 	return nil
 }
 
-// Run packages each chart and prints where it went; it stops at the first
-// chart that cannot be packaged.
-func (o *PackageOptions) Run() error {
+// Run packages each chart, signs it with --sign, and prints where it went;
+// it stops at the first chart that cannot be packaged. The signing key is
+// unlocked once, before anything is written.
+func (o *PackageOptions) Run(ctx context.Context) error {
+	if o.Sign {
+		signer, err := o.unlockSigner()
+		if err != nil {
+			return err
+		}
+		o.signer = signer
+	}
 	for _, dir := range o.Dirs {
 		name, err := o.packageDir(dir)
 		if err != nil {
 			return err
+		}
+		if o.signer != nil {
+			prov, err := provenance.Sign(ctx, name, o.signer)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(name+".prov", prov, 0o644); err != nil {
+				return err
+			}
 		}
 		if _, err := fmt.Fprintf(o.Out, "Successfully packaged chart and saved it to: %s\n", name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// unlockSigner finds --key in --keyring and unlocks it.
+func (o *PackageOptions) unlockSigner() (*openpgp.Entity, error) {
+	ring, err := provenance.LoadKeyring(o.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	e, err := provenance.FindKey(ring, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := provenance.Unlock(e, o.passphrase); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// passphrase is the signing key's passphrase: the first line of
+// --passphrase-file (or of standard input for "-"), $HELM_KEY_PASSPHRASE,
+// or what the user types on the terminal.
+func (o *PackageOptions) passphrase(identity string) ([]byte, error) {
+	switch {
+	case o.PassphraseFile == "-":
+		if f, ok := o.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return nil, errors.New("specified reading passphrase from stdin, without input on stdin")
+		}
+		return firstLine(o.In)
+	case o.PassphraseFile != "":
+		f, err := os.Open(o.PassphraseFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return firstLine(f)
+	}
+	if p, ok := os.LookupEnv("HELM_KEY_PASSPHRASE"); ok {
+		return []byte(p), nil
+	}
+	f, ok := o.In.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, fmt.Errorf("key %q is protected by a passphrase: give it with --passphrase-file or $HELM_KEY_PASSPHRASE", identity)
+	}
+	fmt.Fprintf(o.ErrOut, "Password for key %q >  ", identity)
+	p, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(o.ErrOut)
+	return p, err
+}
+
+// firstLine is r's first line, without its end, as Helm reads a
+// passphrase file.
+func firstLine(r io.Reader) ([]byte, error) {
+	line, _, err := bufio.NewReader(r).ReadLine()
+	if err != nil {
+		return nil, fmt.Errorf("reading the passphrase: %w", err)
+	}
+	return line, nil
 }
 
 func (o *PackageOptions) packageDir(dir string) (string, error) {

@@ -52,6 +52,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdStatus(flags, streams),
 		NewCmdDiff(flags, streams),
 		NewCmdWebhook(flags, streams),
+		NewCmdVerify(streams),
 	)
 	return cmd
 }
