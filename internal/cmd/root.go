@@ -52,6 +52,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdStatus(flags, streams),
 		NewCmdDiff(flags, streams),
 		NewCmdWebhook(flags, streams),
+		NewCmdPush(streams),
+		NewCmdRegistry(streams),
 		NewCmdVerify(streams),
 	)
 	return cmd

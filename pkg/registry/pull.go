@@ -110,7 +110,11 @@ func (c *client) target(ctx context.Context, raw, version string) (Reference, er
 		r.Tag = ""
 		return r, nil
 	}
-	if _, err := semver.NewVersion(version); err == nil {
+	// An exact version names its tag. Helm reads a tag from the reference
+	// as a version too, and so fails on "1.0.0_b.2" (neither a version nor
+	// a constraint): here a tag that is a version once '_' is read as '+'
+	// is fetched as it is.
+	if _, err := semver.NewVersion(VersionForTag(version)); err == nil {
 		r.Tag = TagForVersion(version)
 		return r, nil
 	}

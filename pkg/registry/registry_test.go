@@ -65,6 +65,8 @@ func TestPushPullRoundtrip(t *testing.T) {
 		{name: "prerelease constraint", ref: remote + "/app", version: ">=1.1.0-0", want: "1.1.0-rc.1"},
 		{name: "build metadata", ref: remote + "/app", version: "1.0.1+build.5", want: "1.0.1+build.5"},
 		{name: "tag", ref: remote + "/app:1.0.0", want: "1.0.0"},
+		{name: "tag with build metadata", ref: remote + "/app:1.0.1_build.5", want: "1.0.1+build.5"},
+		{name: "tag with plus", ref: remote + "/app:1.0.1+build.5", want: "1.0.1+build.5"},
 		{name: "tag and same version", ref: remote + "/app:1.0.0", version: "1.0.0", want: "1.0.0"},
 		{name: "digest", ref: remote + "/app@" + pushed["0.1.0"].Digest, want: "0.1.0"},
 		{name: "digest and matching version", ref: remote + "/app@" + pushed["1.0.0"].Digest, version: "1.0.0", want: "1.0.0"},
