@@ -24,8 +24,22 @@ type PullOptions struct {
 	// ("^1.2", ">=1.0 <2"), or empty for the reference's tag or, without
 	// one, the highest stable version.
 	Version string
+	// Devel (--devel) lets an empty Version pick prereleases too (Helm's
+	// ">0.0.0-0"); ignored when the reference has a tag or digest.
+	Devel bool
 	// Cache stores the pulled blobs. Nil: helmpath's ContentCache.
 	Cache *chartcache.Cache
+}
+
+// version is the version to resolve ref with.
+func (o PullOptions) version(ref string) string {
+	if o.Version != "" || !o.Devel {
+		return o.Version
+	}
+	if r, err := ParseReference(ref); err == nil && (r.Tag != "" || r.Digest != "") {
+		return ""
+	}
+	return ">0.0.0-0"
 }
 
 // PullResult says what was pulled.
@@ -66,7 +80,7 @@ func Resolve(ctx context.Context, ref string, o PullOptions) (*Resolved, error) 
 	if err != nil {
 		return nil, err
 	}
-	target, err := c.target(ctx, ref, o.Version)
+	target, err := c.target(ctx, ref, o.version(ref))
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +228,7 @@ func Pull(ctx context.Context, ref string, o PullOptions) (*PullResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := c.target(ctx, ref, o.Version)
+	target, err := c.target(ctx, ref, o.version(ref))
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,10 @@ func TestPushPullRoundtrip(t *testing.T) {
 
 	cases := []struct {
 		name, ref, version, want string
+		devel                    bool
 	}{
+		{name: "devel", ref: remote + "/app", devel: true, want: "1.1.0-rc.1"},
+		{name: "devel with a tag", ref: remote + "/app:1.0.0", devel: true, want: "1.0.0"},
 		{name: "exact version", ref: remote + "/app", version: "0.2.0", want: "0.2.0"},
 		{name: "caret", ref: remote + "/app", version: "^0.1", want: "0.1.0"},
 		{name: "constraint", ref: remote + "/app", version: "^0", want: "0.2.0"},
@@ -73,7 +76,7 @@ func TestPushPullRoundtrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Pull(ctx, tc.ref, PullOptions{Options: opts, Version: tc.version, Cache: newCache(t)})
+			got, err := Pull(ctx, tc.ref, PullOptions{Options: opts, Version: tc.version, Devel: tc.devel, Cache: newCache(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +92,7 @@ func TestPushPullRoundtrip(t *testing.T) {
 			if got.ChartDigest != pushed[tc.want].ChartDigest || got.Prov != nil || got.Name != "app" {
 				t.Errorf("result %+v", got)
 			}
-			r, err := Resolve(ctx, tc.ref, PullOptions{Options: opts, Version: tc.version})
+			r, err := Resolve(ctx, tc.ref, PullOptions{Options: opts, Version: tc.version, Devel: tc.devel})
 			if err != nil {
 				t.Fatal(err)
 			}
