@@ -55,6 +55,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdPush(streams),
 		NewCmdRegistry(streams),
 		NewCmdVerify(streams),
+		NewCmdRepo(streams),
+		NewCmdSearch(streams),
 	)
 	return cmd
 }
