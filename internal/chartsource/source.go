@@ -50,6 +50,9 @@ type Request struct {
 	// Verify checks the chart's provenance file against Keyring.
 	Verify  bool
 	Keyring string
+	// WantProv fetches the provenance file of a remote chart when there is
+	// one, without verifying it (pull --prov).
+	WantProv bool
 	// Timeout bounds each download (0: the caller's context only).
 	Timeout time.Duration
 }
@@ -213,7 +216,7 @@ func (r *Resolver) repo(ctx context.Context, req Request) (*Chart, error) {
 	rr := RepoRequest{
 		RepoURL: req.RepoURL, Chart: req.Ref, Version: req.Version, Devel: req.Devel,
 		Username: req.Username, Password: req.Password, PassCredentials: req.PassCredentials,
-		TLS: req.TLS, Timeout: req.Timeout, WantProv: req.Verify,
+		TLS: req.TLS, Timeout: req.Timeout, WantProv: req.Verify || req.WantProv,
 	}
 	if req.RepoURL == "" {
 		name, chartName, ok := strings.Cut(req.Ref, "/")
@@ -245,7 +248,7 @@ func (r *Resolver) oci(ctx context.Context, req Request) (*Chart, error) {
 	}
 	loc, err := r.Registry.Pull(ctx, OCIRequest{
 		Ref: req.Ref, Version: req.Version, Devel: req.Devel, PlainHTTP: req.PlainHTTP, TLS: req.TLS,
-		Username: req.Username, Password: req.Password, Timeout: req.Timeout, WantProv: req.Verify,
+		Username: req.Username, Password: req.Password, Timeout: req.Timeout, WantProv: req.Verify || req.WantProv,
 	})
 	if err != nil {
 		return nil, err
@@ -275,15 +278,19 @@ func (r *Resolver) url(ctx context.Context, req Request) (*Chart, error) {
 		return nil, err
 	}
 	c := &Chart{Path: path, Kind: KindURL, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref, Digest: digest}}
-	if req.Verify {
+	if req.Verify || req.WantProv {
 		pu := *u
 		pu.Path += ".prov"
 		_, provPath, err := r.download(ctx, client, &pu, req)
-		if err != nil {
+		switch {
+		case err != nil && req.Verify:
 			return nil, fmt.Errorf("%w for %s: %w", ErrVerificationRequired, req.Ref, err)
+		case err == nil:
+			c.ProvPath = provPath
 		}
-		c.ProvPath = provPath
-		if err := r.verify(ctx, c, provPath, req.Keyring); err != nil {
+	}
+	if req.Verify {
+		if err := r.verify(ctx, c, c.ProvPath, req.Keyring); err != nil {
 			return nil, err
 		}
 	}

@@ -57,6 +57,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdVerify(streams),
 		NewCmdRepo(streams),
 		NewCmdSearch(streams),
+		NewCmdPull(streams),
 	)
 	return cmd
 }
