@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -292,4 +294,126 @@ func indexSummary(i *repo.IndexFile) []string {
 		}
 	}
 	return out
+}
+
+// runHelmHome runs the Helm oracle with HOME and HELM_*_HOME of the test
+// (those repoHome set), so that Helm and we share repositories.
+func runHelmHome(t *testing.T, helm string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(helm, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range []string{"HOME", "HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME"} {
+		cmd.Env = append(cmd.Env, k+"="+os.Getenv(k))
+	}
+	cmd.Env = append(cmd.Env, "KUBECONFIG="+filepath.Join(os.Getenv("HOME"), "no-kubeconfig"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func requireHelm(t *testing.T) string {
+	t.Helper()
+	helm := os.Getenv("HELM")
+	if helm == "" {
+		t.Skip("HELM is not set (path to the Helm v4.3.1 oracle, make helm builds it): skipping the comparison with Helm")
+	}
+	return helm
+}
+
+// TestRepoIndexAgainstHelm (oracle: Helm itself, run in the test): helm
+// repo index and ours list the same entries, metadata, URLs and digests
+// for the same archives, with and without --url.
+func TestRepoIndexAgainstHelm(t *testing.T) {
+	helm := requireHelm(t)
+	repoHome(t)
+	src := t.TempDir()
+	repotest.WriteArchives(t, src, repotest.DefaultCharts)
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	repotest.WriteArchives(t, filepath.Join(src, "sub"), []repotest.Chart{{Name: "zeta", Version: "0.0.1", Description: "sub"}})
+	for _, url := range []string{"", "https://charts.example.com/x"} {
+		ours, theirs := copyDir(t, src), copyDir(t, src)
+		args := []string{"repo", "index"}
+		if url != "" {
+			args = append(args, "--url", url)
+		}
+		mustRun(t, "", append(args, ours)...)
+		runHelmHome(t, helm, append(args, theirs)...)
+		a, err := repo.LoadIndexFile(filepath.Join(ours, "index.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := repo.LoadIndexFile(filepath.Join(theirs, "index.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []*repo.IndexFile{a, b} {
+			i.Generated = time.Time{}
+			for _, cvs := range i.Entries {
+				for _, cv := range cvs {
+					cv.Created = time.Time{}
+				}
+			}
+		}
+		if diff := cmp.Diff(b, a); diff != "" {
+			t.Errorf("--url %q: index differs (-helm +ours):\n%s", url, diff)
+		}
+	}
+}
+
+// TestRepoInteropWithHelm (oracle: Helm itself): a repository added with
+// helm repo add is listed, searched and downloaded by us with no other
+// step, and one added by us works with helm search repo and helm pull.
+func TestRepoInteropWithHelm(t *testing.T) {
+	helm := requireHelm(t)
+	paths := repoHome(t)
+	srv := repotest.NewServer(t, repotest.Options{Username: "user", Password: "s3cret"})
+	runHelmHome(t, helm, "repo", "add", "byhelm", srv.URL, "--username", "user", "--password", "s3cret")
+
+	if got := mustRun(t, "", "repo", "list"); !strings.Contains(got, "byhelm\t"+srv.URL) {
+		t.Errorf("repo list:\n%s", got)
+	}
+	for _, args := range [][]string{{"nginx"}, {"web"}, {"alpine", "--versions", "--devel"}, {"nginx", "--version", "^1", "-o", "json"}, {}} {
+		h := runHelmHome(t, helm, append([]string{"search", "repo"}, args...)...)
+		o := mustRun(t, "", append([]string{"search", "repo"}, args...)...)
+		if diff := cmp.Diff(h, o); diff != "" {
+			t.Errorf("search repo %v (-helm +ours):\n%s", args, diff)
+		}
+	}
+	loc, err := repo.NewResolver(paths).Locate(t.Context(), repo.LocateOptions{RepoName: "byhelm", Chart: "nginx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.Version != "2.0.0" {
+		t.Errorf("located %s", loc.Version)
+	}
+
+	mustRun(t, "", "repo", "add", "byus", srv.URL, "--username", "user", "--password", "s3cret")
+	h := runHelmHome(t, helm, "search", "repo", "byus/redis")
+	if !strings.Contains(h, "byus/redis\t5.0.0") {
+		t.Errorf("helm search repo byus/redis:\n%s", h)
+	}
+	dest := t.TempDir()
+	runHelmHome(t, helm, "pull", "byus/nginx", "--version", "1.1.0", "-d", dest)
+	if _, err := os.Stat(filepath.Join(dest, "nginx-1.1.0.tgz")); err != nil {
+		t.Errorf("helm pull byus/nginx: %v", err)
+	}
+	// Both wrote the same repositories.yaml entries; update works for Helm
+	// on our file too.
+	runHelmHome(t, helm, "repo", "update")
+	mustRun(t, "", "repo", "update")
+	mustRun(t, "", "repo", "remove", "byhelm")
+	if got := runHelmHome(t, helm, "repo", "list"); strings.Contains(got, "byhelm") || !strings.Contains(got, "byus") {
+		t.Errorf("helm repo list after our remove:\n%s", got)
+	}
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
