@@ -14,12 +14,13 @@
 //	files:
 //	  mychart-0.1.0.tgz: sha256:8a2f…
 //
-// Keys come from legacy GnuPG keyrings (secring.gpg for signing, pubring.gpg
-// for verifying), binary as `gpg --export` writes them or ASCII-armored
-// (several armored blocks may be concatenated). GnuPG 2.1's keybox files
-// (pubring.kbx) are refused with a hint to export the keys. A signing key is
-// picked by a substring of one of its identities ("Name (comment) <email>"),
-// as Helm does.
+// Keys come from keyrings as Helm v4.3.1 reads them: legacy GnuPG keyrings
+// (secring.gpg for signing, pubring.gpg for verifying), binary as
+// `gpg --export` writes them or ASCII-armored (several armored blocks may be
+// concatenated), and, for verifying, the public keys of a GnuPG 2.1+ keybox
+// (pubring.kbx). A signing key is picked by a substring of one of its
+// identities ("Name (comment) <email>"), as Helm does, except that several
+// identities of one key matching are not ambiguous.
 //
 // The package never prints: Verify returns a Verification that the command
 // layer prints as Helm does, and its errors carry Helm's messages while

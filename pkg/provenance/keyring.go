@@ -3,6 +3,7 @@ package provenance
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,43 +29,94 @@ func DefaultKeyring() string {
 	return filepath.Join(home, ".gnupg", "pubring.gpg")
 }
 
-// LoadKeyring reads a keyring file: public keys (pubring.gpg, `gpg --export`)
-// or secret keys (secring.gpg, `gpg --export-secret-keys`), binary or
-// ASCII-armored.
+// LoadKeyring reads a keyring file, as Helm v4.3.1 does: public keys
+// (pubring.gpg, `gpg --export`) or secret keys (secring.gpg,
+// `gpg --export-secret-keys`), binary or ASCII-armored, or the public keys
+// of a GnuPG keybox (pubring.kbx). The errors are Helm's.
 func LoadKeyring(path string) (openpgp.EntityList, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	ring, err := ReadKeyring(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	switch {
+	case err == nil:
+		return ring, nil
+	case isKeybox(data):
+		return nil, fmt.Errorf("reading keybox %s: %w", path, err)
+	case isArmored(data):
+		return nil, fmt.Errorf("reading armored keyring %s: %w", path, err)
 	}
-	return ring, nil
+	return nil, err
 }
 
-// ReadKeyring reads keys in any of the forms LoadKeyring accepts.
+// ReadKeyring reads keys in any of the forms LoadKeyring accepts. An empty
+// binary keyring is no error (as in Helm): nothing verifies with it.
 func ReadKeyring(data []byte) (openpgp.EntityList, error) {
 	switch {
 	case isKeybox(data):
-		return nil, errors.New("a GnuPG keybox (.kbx) is not supported: export the keys with " +
-			"'gpg --export > pubring.gpg' (or 'gpg --export-secret-keys > secring.gpg' to sign)")
+		keys, err := keyboxKeys(data)
+		if err != nil {
+			return nil, err
+		}
+		return openpgp.ReadKeyRing(bytes.NewReader(keys))
 	case isArmored(data):
 		return readArmoredKeyring(data)
 	}
-	ring, err := openpgp.ReadKeyRing(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	if len(ring) == 0 {
-		return nil, errors.New("no keys found")
-	}
-	return ring, nil
+	return openpgp.ReadKeyRing(bytes.NewReader(data))
 }
 
-// isKeybox tells a GnuPG keybox by the magic of its first (header) blob.
+// A GnuPG keybox (kbx/keybox-blob.c in GnuPG) is a sequence of blobs, each
+// starting with its length (u32, big endian, the header included) and type
+// (u8); the first is a header blob with "KBXf" at offset 8. An OpenPGP blob
+// holds its flags (u16) at offset 6 and the offset and length (u32 each)
+// of its keyblock, relative to the blob, at 8 and 12.
+const (
+	kbxHeaderBlob  = 1
+	kbxOpenPGPBlob = 2
+	// kbxEphemeral flags a blob GnuPG does not count as part of the ring.
+	kbxEphemeral = 0x0002
+)
+
+// isKeybox tells a GnuPG keybox by its header blob.
 func isKeybox(data []byte) bool {
-	return len(data) >= 12 && string(data[8:12]) == "KBXf"
+	return len(data) >= 12 && data[4] == kbxHeaderBlob && string(data[8:12]) == "KBXf"
+}
+
+// keyboxKeys are the OpenPGP keyblocks of a keybox, concatenated, skipping
+// other blobs and ephemeral ones as GnuPG does. A malformed keybox is an
+// error, never a read out of bounds.
+func keyboxKeys(data []byte) ([]byte, error) {
+	var keys bytes.Buffer
+	for off := 0; off < len(data); {
+		rest := data[off:]
+		if len(rest) < 5 {
+			return nil, fmt.Errorf("truncated blob header at offset %d", off)
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if n < 5 || uint64(n) > uint64(len(rest)) {
+			return nil, fmt.Errorf("invalid blob length %d at offset %d", n, off)
+		}
+		blob := rest[:n]
+		if blob[4] == kbxOpenPGPBlob {
+			if len(blob) < 16 {
+				return nil, fmt.Errorf("OpenPGP blob at offset %d is too short", off)
+			}
+			flags := binary.BigEndian.Uint16(blob[6:])
+			start, size := uint64(binary.BigEndian.Uint32(blob[8:])), uint64(binary.BigEndian.Uint32(blob[12:]))
+			if start+size > uint64(len(blob)) {
+				return nil, fmt.Errorf("OpenPGP blob at offset %d has its keyblock out of range", off)
+			}
+			if flags&kbxEphemeral == 0 {
+				keys.Write(blob[start : start+size])
+			}
+		}
+		off += int(n)
+	}
+	if keys.Len() == 0 {
+		return nil, errors.New("keybox contains no OpenPGP keys")
+	}
+	return keys.Bytes(), nil
 }
 
 func isArmored(data []byte) bool {

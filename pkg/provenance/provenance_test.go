@@ -2,12 +2,14 @@ package provenance
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -298,8 +300,8 @@ func TestLoadKeyring(t *testing.T) {
 		}
 		return data
 	}
-	keybox := append([]byte{0, 0, 0, 32, 1, 1, 0, 0}, []byte("KBXf")...)
-	keybox = append(keybox, make([]byte, 20)...)
+	keybox := makeKeybox(a.Public, nil)
+	keybox = append(keybox, makeKeybox(nil, b.Public)[32:]...)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -312,9 +314,12 @@ func TestLoadKeyring(t *testing.T) {
 		{name: "concatenated binary", data: append(bytes.Clone(a.Public), b.Public...), want: []string{a.Identity, b.Identity}},
 		{name: "armored", data: read(a.ArmoredPublicKeyring), want: []string{a.Identity}},
 		{name: "concatenated armored", data: append(read(a.ArmoredPublicKeyring), read(b.ArmoredPublicKeyring)...), want: []string{a.Identity, b.Identity}},
-		{name: "keybox", data: keybox, wantErr: "a GnuPG keybox (.kbx) is not supported: export the keys with 'gpg --export > pubring.gpg' (or 'gpg --export-secret-keys > secring.gpg' to sign)"},
+		{name: "keybox, an ephemeral key skipped", data: keybox, want: []string{a.Identity}},
+		{name: "keybox without keys", data: makeKeybox(nil, b.Public), wantErr: "keybox contains no OpenPGP keys"},
+		{name: "truncated keybox", data: keybox[:len(keybox)-1], wantErr: "invalid blob length " + strconv.Itoa(16+len(b.Public)) + " at offset " + strconv.Itoa(32+16+len(a.Public))},
 		{name: "armored message", data: []byte("-----BEGIN PGP MESSAGE-----\n\nxA0DAAoW\n=AAAA\n-----END PGP MESSAGE-----\n"), wantErr: "expected a public or private key block, got \"PGP MESSAGE\""},
-		{name: "empty", data: nil, wantErr: "no keys found"},
+		{name: "empty binary keyring", data: nil},
+		{name: "empty armored keyring", data: []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n"), wantErr: "no keys found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,6 +342,32 @@ func TestLoadKeyring(t *testing.T) {
 			}
 		})
 	}
+}
+
+// makeKeybox is a GnuPG keybox: its header blob, then an OpenPGP blob
+// holding key unless it is nil, and one flagged ephemeral holding
+// ephemeral unless it is nil.
+func makeKeybox(key, ephemeral []byte) []byte {
+	kbx := make([]byte, 32)
+	binary.BigEndian.PutUint32(kbx, 32)
+	kbx[4], kbx[5] = 1, 1
+	copy(kbx[8:], "KBXf")
+	for _, blob := range []struct {
+		data  []byte
+		flags uint16
+	}{{key, 0}, {ephemeral, 2}} {
+		if blob.data == nil {
+			continue
+		}
+		h := make([]byte, 16)
+		binary.BigEndian.PutUint32(h, uint32(16+len(blob.data)))
+		h[4], h[5] = 2, 1
+		binary.BigEndian.PutUint16(h[6:], blob.flags)
+		binary.BigEndian.PutUint32(h[8:], 16)
+		binary.BigEndian.PutUint32(h[12:], uint32(len(blob.data)))
+		kbx = append(append(kbx, h...), blob.data...)
+	}
+	return kbx
 }
 
 func TestFindKeyUnlock(t *testing.T) {
@@ -473,6 +504,18 @@ func TestGnuPG(t *testing.T) {
 		t.Errorf("signed by (-want +got):\n%s", diff)
 	}
 	run(nil, "--verify", archive+".prov")
+
+	// GnuPG 2.1+'s own keybox verifies too.
+	if _, err := os.Stat(filepath.Join(home, "pubring.kbx")); err != nil {
+		t.Fatalf("gpg made no keybox: %v", err)
+	}
+	v, err = VerifyFile(t.Context(), archive, "", filepath.Join(home, "pubring.kbx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"GnuPG Signer <gpg@example.com>"}, v.SignedBy); diff != "" {
+		t.Errorf("signed by, keybox (-want +got):\n%s", diff)
+	}
 }
 
 // FuzzVerify: any provenance file is verified or refused, never a panic.
@@ -484,5 +527,16 @@ func FuzzVerify(f *testing.F) {
 		if err == nil {
 			t.Errorf("verified with an empty keyring: %+v", v)
 		}
+	})
+}
+
+// FuzzReadKeyring: any keyring, keybox or armored block is read or refused,
+// never a panic nor a read out of bounds.
+func FuzzReadKeyring(f *testing.F) {
+	f.Add(makeKeybox([]byte("not a key"), []byte("ephemeral")))
+	f.Add([]byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxsBN\n-----END PGP PUBLIC KEY BLOCK-----\n"))
+	f.Add([]byte{0x99, 0x01, 0x0d})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ReadKeyring(data)
 	})
 }
