@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -72,6 +73,9 @@ type Chart struct {
 	ProvPath string
 	// Verification is the result of Verify.
 	Verification *Verification
+
+	// fileName is the archive's own name, which a provenance file signs.
+	fileName string
 }
 
 // Located is what a repository or registry returns for a chart it made local.
@@ -86,6 +90,9 @@ type Located struct {
 	URL string
 	// ProvPath is its provenance file, when one was fetched.
 	ProvPath string
+	// FileName is the archive's own name (<name>-<version>.tgz), which its
+	// provenance file signs.
+	FileName string
 }
 
 // RepoLocator finds a chart in a chart repository (an added one by name, or
@@ -129,9 +136,11 @@ type OCIRequest struct {
 	WantProv  bool
 }
 
-// Verifier checks an archive against its provenance file.
+// Verifier checks an archive against its provenance file. fileName is the
+// name the archive is signed for (<name>-<version>.tgz): cached archives are
+// stored under their digest.
 type Verifier interface {
-	Verify(ctx context.Context, archivePath, provPath, keyring string) (*Verification, error)
+	Verify(ctx context.Context, archivePath, fileName, provPath, keyring string) (*Verification, error)
 }
 
 // Verification is what a successful Verify tells.
@@ -196,7 +205,7 @@ func (r *Resolver) local(ctx context.Context, req Request) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{Path: abs, Kind: KindLocal, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref}}
+	c := &Chart{Path: abs, Kind: KindLocal, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref}, fileName: filepath.Base(abs)}
 	if req.Verify {
 		fi, err := os.Stat(abs)
 		if err != nil {
@@ -232,7 +241,7 @@ func (r *Resolver) repo(ctx context.Context, req Request) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{Path: loc.ArchivePath, Kind: KindRepo, Version: loc.Version, ProvPath: loc.ProvPath,
+	c := &Chart{Path: loc.ArchivePath, Kind: KindRepo, Version: loc.Version, ProvPath: loc.ProvPath, fileName: loc.FileName,
 		Origin: release.ChartOrigin{Source: loc.URL, Reference: req.Ref, RepoURL: req.RepoURL, Digest: loc.Digest}}
 	if req.Verify {
 		if err := r.verify(ctx, c, loc.ProvPath, req.Keyring); err != nil {
@@ -253,7 +262,7 @@ func (r *Resolver) oci(ctx context.Context, req Request) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{Path: loc.ArchivePath, Kind: KindOCI, Version: loc.Version, ProvPath: loc.ProvPath,
+	c := &Chart{Path: loc.ArchivePath, Kind: KindOCI, Version: loc.Version, ProvPath: loc.ProvPath, fileName: loc.FileName,
 		Origin: release.ChartOrigin{Source: loc.URL, Reference: req.Ref, Digest: loc.Digest}}
 	if req.Verify {
 		if err := r.verify(ctx, c, loc.ProvPath, req.Keyring); err != nil {
@@ -277,7 +286,8 @@ func (r *Resolver) url(ctx context.Context, req Request) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chart{Path: path, Kind: KindURL, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref, Digest: digest}}
+	c := &Chart{Path: path, Kind: KindURL, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref, Digest: digest},
+		fileName: pathpkg.Base(u.Path)}
 	if req.Verify || req.WantProv {
 		pu := *u
 		pu.Path += ".prov"
@@ -355,7 +365,7 @@ func (r *Resolver) verify(ctx context.Context, c *Chart, provPath, keyring strin
 	if r.Verifier == nil {
 		return errors.New("provenance verification is not available")
 	}
-	v, err := r.Verifier.Verify(ctx, c.Path, provPath, keyring)
+	v, err := r.Verifier.Verify(ctx, c.Path, c.fileName, provPath, keyring)
 	if err != nil {
 		return err
 	}
