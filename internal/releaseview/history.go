@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
@@ -24,6 +25,10 @@ type HistoryRow struct {
 	// AppliedBy is the user the webhook stamped on the record (the
 	// kubectl-chart.io/applied-by annotation); empty without the webhook.
 	AppliedBy string `json:"applied_by,omitempty"`
+	// Source is where the revision's chart came from, as the user named it
+	// (./web, repo/web, oci://…), and Digest its archive's digest.
+	Source string `json:"source,omitempty"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // History is the rows of the n latest revisions (all when n ≤ 0), oldest
@@ -49,6 +54,8 @@ func History(revs []*release.Revision, n int) []HistoryRow {
 			AppVersion:  r.Chart.AppVersion,
 			Description: r.Description,
 			AppliedBy:   r.AppliedBy,
+			Source:      SourceOf(r),
+			Digest:      r.Chart.Digest,
 		})
 	}
 	return rows
@@ -57,14 +64,44 @@ func History(revs []*release.Revision, n int) []HistoryRow {
 // HistoryTable is helm history's table, with APPLIED BY before DESCRIPTION
 // ("-" when the webhook stamped nothing); times in loc (nil: UTC) as
 // time.ANSIC.
+//
+// A SOURCE column (where each revision's chart came from) comes after APP
+// VERSION when any revision recorded one.
 func HistoryTable(rows []HistoryRow, loc *time.Location) string {
-	t := [][]string{{"REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "APPLIED BY", "DESCRIPTION"}}
+	withSource := slices.ContainsFunc(rows, func(r HistoryRow) bool { return r.Source != "" })
+	head := []string{"REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "APPLIED BY", "DESCRIPTION"}
+	if withSource {
+		head = slices.Insert(head, 5, "SOURCE")
+	}
+	t := [][]string{head}
 	for _, r := range rows {
-		by := r.AppliedBy
-		if by == "" {
-			by = "-"
+		row := []string{strconv.Itoa(r.Revision), r.Updated.In(location(loc)).Format(time.ANSIC), r.Status, r.Chart, r.AppVersion, dash(r.AppliedBy), r.Description}
+		if withSource {
+			row = slices.Insert(row, 5, dash(r.Source))
 		}
-		t = append(t, []string{strconv.Itoa(r.Revision), r.Updated.In(location(loc)).Format(time.ANSIC), r.Status, r.Chart, r.AppVersion, by, r.Description})
+		t = append(t, row)
 	}
 	return Table(t)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// SourceOf is where a revision's chart came from, as the user named it, with
+// the version resolved when the reference does not say it: "repo/web@1.2.3",
+// "oci://registry/charts/web@1.2.3", "./web". Empty for records written before
+// origins were kept.
+func SourceOf(r *release.Revision) string {
+	ref := r.Chart.Reference
+	if ref == "" {
+		return ""
+	}
+	if r.Chart.Digest != "" && r.Chart.Version != "" && !strings.Contains(ref, r.Chart.Version) {
+		return ref + "@" + r.Chart.Version
+	}
+	return ref
 }

@@ -53,3 +53,30 @@ func TestHistory(t *testing.T) {
 		t.Errorf("HistoryTable (-want +got):\n%s", diff)
 	}
 }
+
+func TestSourceOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		origin release.ChartOrigin
+		want   string
+	}{
+		{"records before origins", release.ChartOrigin{}, ""},
+		{"local folder", release.ChartOrigin{Source: "./web", Reference: "./web"}, "./web"},
+		{"repository: version added", release.ChartOrigin{Reference: "repo/web", Digest: "sha256:ab"}, "repo/web@0.1.3"},
+		{"OCI tag already says it", release.ChartOrigin{Reference: "oci://r/charts/web:0.1.3", Digest: "sha256:ab"}, "oci://r/charts/web:0.1.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &release.Revision{Chart: release.ChartInfo{Name: "web", Version: "0.1.3", ChartOrigin: tt.origin}}
+			if got := SourceOf(r); got != tt.want {
+				t.Errorf("SourceOf = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	rows := []HistoryRow{{Revision: 1, Status: "deployed", Chart: "web-0.1.3", Source: "repo/web@0.1.3"}}
+	want := "REVISION\tUPDATED                 \tSTATUS  \tCHART    \tAPP VERSION\tSOURCE        \tAPPLIED BY\tDESCRIPTION\n" +
+		"1       \tMon Jan  1 00:00:00 0001\tdeployed\tweb-0.1.3\t           \trepo/web@0.1.3\t-         \t           \n"
+	if diff := cmp.Diff(want, HistoryTable(rows, time.UTC)); diff != "" {
+		t.Errorf("HistoryTable with a source (-want +got):\n%s", diff)
+	}
+}

@@ -43,6 +43,10 @@ type StatusView struct {
 	Description  string         `json:"description,omitempty"`
 	Chart        string         `json:"chart"`
 	AppVersion   string         `json:"appVersion,omitempty"`
+	// Source is where the chart came from (SourceOf) and Digest its
+	// archive's digest.
+	Source string `json:"source,omitempty"`
+	Digest string `json:"digest,omitempty"`
 	// AppliedBy is the user the webhook stamped on the revision record.
 	AppliedBy string `json:"appliedBy,omitempty"`
 	// Lock is the operation lock of the head, nil when the release is not
@@ -93,6 +97,7 @@ func NewStatusView(h *release.Head, r *release.Revision, now time.Time) *StatusV
 		s.LastDeployed = DeployedAt(r)
 		s.Description = r.Description
 		s.AppVersion = r.Chart.AppVersion
+		s.Source, s.Digest = SourceOf(r), r.Chart.Digest
 		s.AppliedBy = r.AppliedBy
 		s.Notes = r.Notes
 	}
@@ -247,6 +252,13 @@ func (s *StatusView) Text(loc *time.Location) string {
 	fmt.Fprintf(&b, "STATUS: %s\n", s.Status)
 	fmt.Fprintf(&b, "REVISION: %d\n", s.Revision)
 	fmt.Fprintf(&b, "CHART: %s\n", s.Chart)
+	if s.Source != "" {
+		if s.Digest != "" {
+			fmt.Fprintf(&b, "SOURCE: %s (%s)\n", s.Source, s.Digest)
+		} else {
+			fmt.Fprintf(&b, "SOURCE: %s\n", s.Source)
+		}
+	}
 	appliedBy := s.AppliedBy
 	if appliedBy == "" {
 		appliedBy = "-"
