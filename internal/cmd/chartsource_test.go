@@ -72,6 +72,18 @@ func TestInstallFromRepository(t *testing.T) {
 		t.Fatalf("history after upgrade: %+v", rows)
 	}
 
+	// upgrade NAME --reuse-values takes the deployed revision's chart again:
+	// same reference, same version.
+	c.ok("upgrade", "web", "--reuse-values", "--set", "replicas=2")
+	rows = c.historyRows("web")
+	if len(rows) != 3 || rows[2].Chart != "nginx-2.0.0" || rows[2].Source != "charts/nginx@2.0.0" {
+		t.Fatalf("history after upgrade --reuse-values without CHART: %+v", rows)
+	}
+	if v := c.values("web"); !strings.Contains(v, "replicas: 2") {
+		t.Errorf("values after upgrade --reuse-values --set replicas=2:\n%s", v)
+	}
+	c.fails([]string{"requires 2 arguments"}, "upgrade", "web")
+
 	// --repo URL without repo add, and template of a pre-release with --devel.
 	out := c.ok("template", "x", "alpine", "--repo", srv.URL, "--ca-file", srv.CAFile, "--username", "ci", "--password", "s3cret", "--devel")
 	if !strings.Contains(out, `version: "0.3.0-rc.1"`) {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,6 +29,9 @@ type UpgradeOptions struct {
 	CreateNamespace bool
 	DryRun          string
 	Atomic          bool
+	// reuseChart takes the chart of the deployed revision (upgrade NAME
+	// --reuse-values, no CHART).
+	reuseChart bool
 
 	genericiooptions.IOStreams
 }
@@ -61,11 +65,11 @@ func NewCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, install bool) *cobra.Command {
 	o := &UpgradeOptions{configFlags: f, IOStreams: streams, install: install, action: action.DefaultUpgradeOptions()}
 	cmd := &cobra.Command{
-		Use:     "upgrade NAME CHART",
+		Use:     "upgrade NAME [CHART]",
 		Short:   "Upgrade a release",
 		Long:    upgradeLong,
-		Example: "  kubectl chart upgrade --install my-app ./my-app -f prod.yaml --wait",
-		Args:    cobra.ExactArgs(2),
+		Example: upgradeExample,
+		Args:    upgradeArgs(install),
 
 		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -113,6 +117,12 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 // Complete reads arguments, flags, values and the chart.
 func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.action.Name = args[0]
+	if len(args) == 1 {
+		if !o.action.ReuseValues && !o.action.ResetThenReuseValues {
+			return errors.New(`"kubectl chart upgrade" requires 2 arguments: NAME and CHART (CHART may be left out with --reuse-values or --reset-then-reuse-values: the deployed revision's chart is used)` + "\n\nUsage:  kubectl chart upgrade NAME [CHART] [flags]")
+		}
+		o.reuseChart = true
+	}
 	o.action.InstallOnly = o.install
 	o.action.Atomic = o.Atomic
 	switch o.DryRun {
@@ -123,7 +133,68 @@ func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	default:
 		return fmt.Errorf(`--dry-run must be "client" or "server", not %q`, o.DryRun)
 	}
+	if o.reuseChart {
+		// The chart comes from the deployed revision, read in Run.
+		return completeRelease(cmd.Context(), &o.action, o.configFlags, &o.render, nil, o.In, "")
+	}
 	return completeRelease(cmd.Context(), &o.action, o.configFlags, &o.render, &o.chartRef, o.In, args[1])
+}
+
+// upgradeArgs is NAME CHART for install, NAME [CHART] for upgrade.
+func upgradeArgs(install bool) cobra.PositionalArgs {
+	if install {
+		return cobra.ExactArgs(2)
+	}
+	return cobra.RangeArgs(1, 2)
+}
+
+const upgradeExample = `  # Upgrade, installing when the release does not exist
+  kubectl chart upgrade --install my-app ./my-app -f prod.yaml --wait
+
+  # From a repository or an OCI registry
+  kubectl chart upgrade my-app bitnami/nginx --version '^15.0.0'
+  kubectl chart upgrade my-app oci://registry.example.com/charts/my-app --version 1.4.2
+
+  # The same chart (reference and version) as the deployed revision, with one value changed
+  kubectl chart upgrade my-app --reuse-values --set replicaCount=3`
+
+// loadDeployedChart resolves the chart of the release's deployed revision
+// again: its reference at its version (--version overrides the version), and
+// refuses an archive whose digest is not the one recorded.
+func (o *UpgradeOptions) loadDeployedChart(ctx context.Context, c *clients) error {
+	ns, name := o.action.Namespace, o.action.Name
+	head, err := c.store.Head(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	if head == nil || head.Deployed == 0 {
+		return fmt.Errorf("release %q has no deployed revision to take the chart from: give CHART", name)
+	}
+	prev, err := c.store.Revision(ctx, ns, name, head.Deployed)
+	if err != nil {
+		return err
+	}
+	origin := prev.Chart.ChartOrigin
+	if origin.Reference == "" {
+		return fmt.Errorf("revision %d of %q did not record where its chart came from: give CHART", prev.Revision, name)
+	}
+	ref := o.chartRef
+	if ref.Version == "" && origin.Digest != "" {
+		ref.Version = prev.Chart.Version
+	}
+	if ref.RepoURL == "" {
+		ref.RepoURL = origin.RepoURL
+	}
+	ch, got, err := ref.load(ctx, origin.Reference)
+	if err != nil {
+		return fmt.Errorf("the chart of revision %d (%s): %w", prev.Revision, origin.Reference, err)
+	}
+	if o.chartRef.Version == "" && origin.Digest != "" && got.Digest != "" && got.Digest != origin.Digest {
+		return fmt.Errorf("the chart of revision %d (%s %s) has changed: it was %s, it is now %s; give CHART to upgrade to it",
+			prev.Revision, origin.Reference, prev.Chart.Version, origin.Digest, got.Digest)
+	}
+	o.action.Chart, o.action.ChartOrigin = ch, got
+	return nil
 }
 
 // Run installs or upgrades.
@@ -134,6 +205,11 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	}
 	if o.CreateNamespace && o.action.DryRun == "" {
 		if err := c.ensureNamespace(ctx, o.action.Namespace); err != nil {
+			return err
+		}
+	}
+	if o.reuseChart {
+		if err := o.loadDeployedChart(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -213,6 +289,9 @@ func completeRelease(ctx context.Context, a *action.UpgradeOptions, f *genericcl
 		return err
 	}
 	a.Values = vals
+	if cr == nil {
+		return nil
+	}
 	ch, origin, err := cr.load(ctx, chartRef)
 	if err != nil {
 		return err
