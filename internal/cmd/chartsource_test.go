@@ -79,7 +79,7 @@ func TestInstallFromRepository(t *testing.T) {
 	if len(rows) != 3 || rows[2].Chart != "nginx-2.0.0" || rows[2].Source != "charts/nginx@2.0.0" {
 		t.Fatalf("history after upgrade --reuse-values without CHART: %+v", rows)
 	}
-	if v := c.values("web"); !strings.Contains(v, "replicas: 2") {
+	if v := c.values("web"); !strings.Contains(v, `"replicas":2`) {
 		t.Errorf("values after upgrade --reuse-values --set replicas=2:\n%s", v)
 	}
 	c.fails([]string{"requires 2 arguments"}, "upgrade", "web")
