@@ -36,13 +36,14 @@ func (l repoLocator) Locate(ctx context.Context, req chartsource.RepoRequest) (*
 	loc, err := r.Locate(ctx, repo.LocateOptions{
 		RepoName: req.RepoName, RepoURL: req.RepoURL, Chart: req.Chart, Version: req.Version, Devel: req.Devel,
 		Username: req.Username, Password: req.Password, PassCredentials: req.PassCredentials, TLS: req.TLS,
+		WantProv: req.WantProv,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &chartsource.Located{
 		ArchivePath: loc.ArchivePath, Version: loc.Version, Digest: loc.Digest, URL: loc.URL,
-		FileName: archiveBase(loc.URL),
+		ProvPath: loc.ProvPath, FileName: archiveBase(loc.URL),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +26,12 @@ const DefaultTimeout = 120 * time.Second
 // ErrRepoNotFound is returned when a repository name is not in
 // repositories.yaml.
 var ErrRepoNotFound = errors.New("repo not found")
+
+// repoNotFoundError says Helm's "repo NAME not found" and is ErrRepoNotFound.
+type repoNotFoundError struct{ name string }
+
+func (e *repoNotFoundError) Error() string        { return fmt.Sprintf("repo %s not found", e.name) }
+func (e *repoNotFoundError) Is(target error) bool { return target == ErrRepoNotFound }
 
 // Resolver downloads repository indexes and chart archives and resolves
 // chart references against them. Its zero value is not usable: set Paths.
@@ -198,6 +205,8 @@ type LocateOptions struct {
 	PassCredentials bool
 	// TLS files; with RepoName, each one set replaces the repository's.
 	TLS transport.TLSOptions
+	// WantProv also fetches the archive's provenance file (<url>.prov).
+	WantProv bool
 }
 
 // Located is a chart archive found in a repository and present on disk.
@@ -217,6 +226,9 @@ type Located struct {
 	Metadata *chart.Metadata
 	// Repo names the repository in messages.
 	Repo string
+	// ProvPath is the provenance file in the content cache (WantProv), empty
+	// when the repository has none.
+	ProvPath string
 	// Downloaded tells whether the archive was downloaded now (false: it
 	// was already in the cache and no request was made for it).
 	Downloaded bool
@@ -249,7 +261,7 @@ func (r *Resolver) Locate(ctx context.Context, o LocateOptions) (*Located, error
 		}
 		found := f.Get(o.RepoName)
 		if found == nil {
-			return nil, fmt.Errorf("repo %s not found: %w", o.RepoName, ErrRepoNotFound)
+			return nil, &repoNotFoundError{name: o.RepoName}
 		}
 		e = *found
 		if x, err = r.LoadIndex(o.RepoName); err != nil {
@@ -306,21 +318,21 @@ func (r *Resolver) Locate(ctx context.Context, o LocateOptions) (*Located, error
 
 	cache := r.Archives()
 	refKey := "repo-archive|" + href
-	if v.Digest != "" {
-		want := "sha256:" + strings.ToLower(strings.TrimPrefix(v.Digest, "sha256:"))
-		if p, ok := cache.Lookup(want); ok {
-			loc.ArchivePath, loc.Digest = p, want
-			return loc, nil
-		}
-	} else if d, p, ok := cache.Ref(refKey); ok {
-		loc.ArchivePath, loc.Digest = p, d
-		return loc, nil
-	}
-
 	g, err := newGetter(e, label(Entry{Name: o.RepoName, URL: e.URL}), r.timeout())
 	if err != nil {
 		return nil, err
 	}
+	if v.Digest != "" {
+		want := "sha256:" + strings.ToLower(strings.TrimPrefix(v.Digest, "sha256:"))
+		if p, ok := cache.Lookup(want); ok {
+			loc.ArchivePath, loc.Digest = p, want
+			return loc, r.fetchProv(ctx, o, g, cache, loc)
+		}
+	} else if d, p, ok := cache.Ref(refKey); ok {
+		loc.ArchivePath, loc.Digest = p, d
+		return loc, r.fetchProv(ctx, o, g, cache, loc)
+	}
+
 	body, err := g.get(ctx, href)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s-%s: %w", o.Chart, v.Version, err)
@@ -338,7 +350,41 @@ func (r *Resolver) Locate(ctx context.Context, o LocateOptions) (*Located, error
 		_ = cache.SetRef(refKey, d)
 	}
 	loc.ArchivePath, loc.Digest, loc.Downloaded = p, d, true
-	return loc, nil
+	return loc, r.fetchProv(ctx, o, g, cache, loc)
+}
+
+// maxProvSize bounds a provenance file (a signed Chart.yaml and one hash).
+const maxProvSize = 1 << 20
+
+// fetchProv fetches the archive's provenance file (<url>.prov) with
+// WantProv, once per archive: it is cached by the archive's digest. A
+// repository without one leaves ProvPath empty; the caller decides whether
+// that is an error (--verify) or not (pull --prov).
+func (r *Resolver) fetchProv(ctx context.Context, o LocateOptions, g *getter, cache *chartcache.Cache, loc *Located) error {
+	if !o.WantProv {
+		return nil
+	}
+	key := "repo-prov|" + loc.Digest
+	if _, p, ok := cache.Ref(key); ok {
+		loc.ProvPath = p
+		return nil
+	}
+	body, err := g.get(ctx, loc.URL+".prov")
+	if err != nil {
+		var he *HTTPError
+		if errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("provenance file of %s: %w", loc.URL, err)
+	}
+	defer body.Close()
+	d, p, err := cache.Put(body, "", maxProvSize)
+	if err != nil {
+		return fmt.Errorf("provenance file of %s: %w", loc.URL, g.timedOut(ctx, err))
+	}
+	_ = cache.SetRef(key, d)
+	loc.ProvPath = p
+	return nil
 }
 
 // SplitChartRef splits "REPO/CHART" as Helm does (at the first slash).
