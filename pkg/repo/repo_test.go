@@ -161,7 +161,7 @@ func TestLocateNotFound(t *testing.T) {
 		{name: "only pre-releases", o: repo.LocateOptions{RepoURL: srv.URL, Chart: "alpine", Version: "0.3.x"},
 			want: `chart "alpine" version "0.3.x" not found in repo ` + srv.URL + `; nearest available versions: 0.3.0-rc.1, 0.2.0, 0.1.0`},
 		{name: "no such repo", o: repo.LocateOptions{RepoName: "other", Chart: "nginx"},
-			want: `repo other not found: repo not found`},
+			want: `repo other not found`},
 		{name: "invalid constraint", o: repo.LocateOptions{RepoName: "stable", Chart: "nginx", Version: "not a version"},
 			want: `invalid version constraint "not a version": improper constraint: "not a version"`},
 	}
