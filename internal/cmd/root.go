@@ -58,6 +58,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdRepo(streams),
 		NewCmdSearch(streams),
 		NewCmdPull(streams),
+		NewCmdDependency(streams),
 	)
 	return cmd
 }

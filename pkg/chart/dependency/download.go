@@ -291,7 +291,7 @@ func (m *Manager) verify(archive []byte, name string, prov []byte, provErr error
 // pass_credentials_all).
 func (m *Manager) fetchProv(ctx context.Context, e repo.Entry, href string) ([]byte, error) {
 	c, err := transport.NewClient(transport.Options{
-		TLS: transport.TLSOptions{CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile, InsecureSkipVerify: e.InsecureSkipTLSVerify},
+		TLS:     transport.TLSOptions{CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile, InsecureSkipVerify: e.InsecureSkipTLSVerify},
 		Timeout: repo.DefaultTimeout,
 	})
 	if err != nil {

@@ -223,14 +223,11 @@ func (m *Manager) Build(ctx context.Context, chartPath string) (*Result, error) 
 	return res, m.downloadAll(ctx, chartPath, rf, lock.Dependencies, verifyIfPossible, res)
 }
 
-// loadRepoFile reads repositories.yaml; nil when there is none (Helm then
-// checks no repository name).
+// loadRepoFile reads repositories.yaml; a missing file has no repository
+// (Helm's loadRepoConfig).
 func (m *Manager) loadRepoFile() (*repo.File, error) {
 	rf, err := repo.LoadFile(m.Paths.RepositoryConfig())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	return rf, nil
@@ -282,9 +279,6 @@ func localPath(repository, chartPath string) (string, error) {
 // repositories by their URLs in deps, as Helm's resolveRepoNames does.
 func (m *Manager) resolveRepoNames(chartPath string, rf *repo.File, deps []*chart.Dependency) (map[string]string, error) {
 	names := map[string]string{}
-	if rf == nil {
-		return names, nil
-	}
 	var missing []string
 	for _, d := range deps {
 		if d == nil || d.Repository == "" {
