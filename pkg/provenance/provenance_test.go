@@ -92,7 +92,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // TestSignVerify signs a packaged chart and verifies it, with the binary and
 // the armored public keyring. The signed body is compared with a golden file
 // written from our own output: that it is Helm's body is shown by
-// internal/cmd's TestPackageSignHelm, which runs Helm.
+// internal/cmd's TestSignHelm, which runs Helm on the same chart and time.
 func TestSignVerify(t *testing.T) {
 	dir := t.TempDir()
 	k := provenancetest.NewKey(t, dir, "Test Signer", "signer@example.com", "")
