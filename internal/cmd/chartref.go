@@ -28,20 +28,24 @@ digest: a version downloaded once is not downloaded again.`
 // chartRefFlags are Helm's ChartPathOptions flags: where a chart comes from
 // and how to fetch it. Every command that takes a chart reference has them.
 type chartRefFlags struct {
-	Version          string
-	Devel            bool
-	RepoURL          string
-	Username         string
-	Password         string
-	PassCredentials  bool
-	CAFile           string
-	CertFile         string
-	KeyFile          string
-	InsecureSkipTLS  bool
-	PlainHTTP        bool
-	Verify           bool
-	Keyring          string
-	DownloadTimeout  time.Duration
+	Version         string
+	Devel           bool
+	RepoURL         string
+	Username        string
+	Password        string
+	PassCredentials bool
+	CAFile          string
+	CertFile        string
+	KeyFile         string
+	InsecureSkipTLS bool
+	PlainHTTP       bool
+	Verify          bool
+	Keyring         string
+	// Timeout bounds each download; commands with Helm's --timeout share
+	// it (install, upgrade, diff upgrade), the others get a --timeout of
+	// their own (addTimeoutFlag).
+	Timeout          *time.Duration
+	ownTimeout       time.Duration
 	skipVerifyFlags  bool
 	insecureShadowed bool
 }
@@ -62,11 +66,24 @@ func (f *chartRefFlags) addFlags(cmd *cobra.Command) {
 	// for this flag, and --kube-insecure-skip-tls-verify is the API server's.
 	fs.BoolVar(&f.InsecureSkipTLS, "insecure-skip-tls-verify", false, "skip tls certificate checks for the chart download")
 	fs.BoolVar(&f.PlainHTTP, "plain-http", false, "use insecure HTTP connections for the chart download")
-	fs.DurationVar(&f.DownloadTimeout, "download-timeout", 5*time.Minute, "time allowed for each download of an index, chart or provenance file")
 	if !f.skipVerifyFlags {
 		fs.BoolVar(&f.Verify, "verify", false, "verify the package before using it")
 		fs.StringVar(&f.Keyring, "keyring", defaultKeyring(), "location of public keys used for verification")
 	}
+}
+
+// addTimeoutFlag adds --timeout for commands that have no other: it bounds
+// each download of an index, chart or provenance file.
+func (f *chartRefFlags) addTimeoutFlag(cmd *cobra.Command, usage string) {
+	cmd.Flags().DurationVar(&f.ownTimeout, "timeout", 5*time.Minute, usage)
+	f.Timeout = &f.ownTimeout
+}
+
+func (f *chartRefFlags) timeout() time.Duration {
+	if f.Timeout == nil {
+		return 5 * time.Minute
+	}
+	return *f.Timeout
 }
 
 // addKubeInsecureFlag adds Helm's --kube-insecure-skip-tls-verify, the API
@@ -96,7 +113,7 @@ func (f *chartRefFlags) request(ref string) chartsource.Request {
 	return chartsource.Request{
 		Ref: ref, Version: version, Devel: f.Devel, RepoURL: f.RepoURL,
 		Username: f.Username, Password: f.Password, PassCredentials: f.PassCredentials,
-		PlainHTTP: f.PlainHTTP, Verify: f.Verify, Keyring: f.Keyring, Timeout: f.DownloadTimeout,
+		PlainHTTP: f.PlainHTTP, Verify: f.Verify, Keyring: f.Keyring, Timeout: f.timeout(),
 		TLS: tlsOptions(f.CAFile, f.CertFile, f.KeyFile, f.InsecureSkipTLS),
 	}
 }

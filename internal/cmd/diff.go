@@ -125,6 +125,7 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 	}
 	o.render.addFlags(cmd)
 	o.chartRef.addFlags(cmd)
+	o.chartRef.addTimeoutFlag(cmd, "time allowed for each chart download")
 	addKubeInsecureFlag(cmd, f)
 	cmd.Long += "\n\n" + chartRefLong
 	o.addFlags(cmd)

@@ -85,6 +85,7 @@ func NewCmdPull(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	o.chartRef.addFlags(cmd)
+	o.chartRef.addTimeoutFlag(cmd, "time allowed for each download of an index, chart or provenance file")
 	fs := cmd.Flags()
 	fs.StringVarP(&o.DestDir, "destination", "d", ".", "location to write the chart. If this and untardir are specified, untardir is appended to this")
 	fs.BoolVar(&o.Prov, "prov", false, "fetch the provenance file, but don't perform verification")

@@ -83,6 +83,7 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 			},
 		}
 		o.chartRef.addFlags(sub)
+		o.chartRef.addTimeoutFlag(sub, "time allowed for each chart download")
 		if s.format == ShowValues {
 			sub.Flags().StringVar(&o.JSONPath, "jsonpath", "", "supply a JSONPath expression to filter the output")
 		}

@@ -117,6 +117,7 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 	o.render.addFlags(cmd)
 	o.render.addClientOnlyFlags(cmd)
 	o.chartRef.addFlags(cmd)
+	o.chartRef.addTimeoutFlag(cmd, "time allowed for each chart download")
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.ShowOnly, "show-only", "s", nil, "only show manifests rendered from the given templates")
 	fs.StringVar(&o.OutputDir, "output-dir", "", "writes the executed templates to files in output-dir instead of stdout")

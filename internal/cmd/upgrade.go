@@ -101,7 +101,8 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	fs.Lookup("dry-run").NoOptDefVal = "client"
 	fs.BoolVar(&a.Wait, "wait", false, "wait until every object is ready (kstatus) before marking the release deployed")
 	fs.BoolVar(&a.WaitForJobs, "wait-for-jobs", false, "with --wait, also wait until Jobs complete")
-	fs.DurationVar(&a.Timeout, "timeout", 5*time.Minute, "time to wait for any individual Kubernetes operation (hooks, --wait)")
+	fs.DurationVar(&a.Timeout, "timeout", 5*time.Minute, "time to wait for any individual Kubernetes operation (hooks, --wait) and for each chart download")
+	o.chartRef.Timeout = &a.Timeout
 	fs.BoolVar(&o.Atomic, "atomic", false, "if the operation fails, undo it: uninstall a failed install, roll back a failed upgrade")
 	fs.BoolVar(&o.Atomic, "rollback-on-failure", false, "alias of --atomic")
 	fs.BoolVar(&a.ForceConflicts, "force-conflicts", false, "take fields owned by other field managers (server-side apply force)")
