@@ -36,6 +36,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -154,11 +155,21 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Archive downloads per tool, told apart by User-Agent.
+	var mu sync.Mutex
+	downloads := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/index.yaml":
 			w.Write(index)
 		case strings.HasSuffix(r.URL.Path, ".tgz"):
+			tool := "helm"
+			if strings.HasPrefix(r.UserAgent(), "kubectl-chart/") {
+				tool = "ours"
+			}
+			mu.Lock()
+			downloads[tool]++
+			mu.Unlock()
 			w.Write(archive)
 		default:
 			http.NotFound(w, r)
@@ -182,6 +193,12 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	rows = append(rows, timeBoth(ctx, o.runs, ours, helm, "template x bench/"+target, "template", "x", "bench/"+target))
 
 	printRows(stdout, o.runs, rows)
+	mu.Lock()
+	fmt.Fprintf(stdout, "archive downloads over the %d template runs of one version: ours %d, helm %d\n", o.runs+1, downloads["ours"], downloads["helm"])
+	mu.Unlock()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(stdout, "load average after the runs: %s", b)
+	}
 
 	// Our first search after Helm rewrote the index in our homes.
 	helmInOurs := tool{name: "helm", bin: o.helm, env: ours.env}
