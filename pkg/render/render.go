@@ -93,7 +93,7 @@ func Render(ctx context.Context, ch *chart.Chart, userVals map[string]any, opts 
 	}
 	if len(ch.Metadata.Dependencies) > 0 {
 		if err := CheckDependencies(ch); err != nil {
-			return res, fmt.Errorf("an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies: %w", err)
+			return res, fmt.Errorf("an error occurred while checking for chart dependencies. You may need to run 'kubectl chart dependency build' to fetch missing dependencies: %w", err)
 		}
 	}
 	if userVals == nil {
