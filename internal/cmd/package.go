@@ -271,7 +271,7 @@ func (o *PackageOptions) packageDir(dir string) (string, error) {
 		ch.Metadata.AppVersion = o.AppVersion
 	}
 	if o.sourceDateEpoch != nil {
-		stampModTimes(ch, *o.sourceDateEpoch)
+		packager.StampModTimes(ch, *o.sourceDateEpoch)
 	}
 	if err := checkPackageDependencies(ch); err != nil {
 		return "", err
@@ -300,23 +300,4 @@ func checkPackageDependencies(ch *chart.Chart) error {
 		return fmt.Errorf("found in Chart.yaml, but missing in charts/ directory: %s", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// stampModTimes sets every file's time, the lock's and the subcharts', as
-// Helm's StampModTimes.
-func stampModTimes(ch *chart.Chart, t time.Time) {
-	t = t.UTC().Truncate(time.Second)
-	if ch.Lock != nil {
-		ch.Lock.Generated = t
-	}
-	for _, files := range [][]*chart.File{ch.Raw, ch.Templates, ch.Files} {
-		for _, f := range files {
-			if f != nil {
-				f.ModTime = t
-			}
-		}
-	}
-	for _, d := range ch.Dependencies() {
-		stampModTimes(d, t)
-	}
 }

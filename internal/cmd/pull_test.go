@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubectl-chart/kubectl-chart/internal/testregistry"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/packager"
+	"github.com/kubectl-chart/kubectl-chart/pkg/provenance/provenancetest"
 	"github.com/kubectl-chart/kubectl-chart/pkg/repo/repotest"
 )
 
@@ -111,4 +112,54 @@ func TestPullFromOCI(t *testing.T) {
 func demoChartFromPackage(t *testing.T) string {
 	t.Helper()
 	return filepath.Join("..", "..", demoChart)
+}
+
+// TestVerifyRemoteCharts signs an archive of a repository with `package
+// --sign` and checks --verify on pull and template: a signed chart verifies
+// against the right keyring only, an unsigned one is refused, and a refused
+// chart writes nothing.
+func TestVerifyRemoteCharts(t *testing.T) {
+	isolateHelmHome(t)
+	key := provenancetest.NewKey(t, t.TempDir(), "Chart Signer", "signer@example.com", "")
+	other := provenancetest.NewKey(t, t.TempDir(), "Someone Else", "else@example.com", "")
+	srv := repotest.NewServer(t, repotest.Options{Charts: []repotest.Chart{}})
+	// Package and sign the demo chart into the repository, then index it.
+	if r := runChart(t, []string{"package", demoChartFromPackage(t), "-d", srv.Dir, "--sign", "--key", "Chart Signer", "--keyring", key.SecretKeyring}, ""); r.err != nil {
+		t.Fatal(r.err)
+	}
+	repotest.WriteArchives(t, srv.Dir, []repotest.Chart{{Name: "unsigned", Version: "1.0.0", AppVersion: "1", Description: "no .prov"}})
+	srv.Reindex(t, "")
+	if r := runChart(t, []string{"repo", "add", "charts", srv.URL}, ""); r.err != nil {
+		t.Fatal(r.err)
+	}
+
+	dest := t.TempDir()
+	r := runChart(t, []string{"pull", "charts/demo-app", "--verify", "--keyring", key.PublicKeyring, "-d", dest}, "")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, want := range []string{"Signed by: " + key.Identity, "Using Key With Fingerprint: " + key.Fingerprint, "Chart Hash Verified: sha256:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("pull --verify output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := runChart(t, []string{"template", "x", "charts/demo-app", "--verify", "--keyring", key.PublicKeyring}, ""); r.err != nil {
+		t.Errorf("template --verify of a signed chart: %v", r.err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pull", "charts/demo-app", "--verify", "--keyring", other.PublicKeyring, "-d", dest}, "openpgp"},
+		{[]string{"pull", "charts/unsigned", "--verify", "--keyring", key.PublicKeyring, "-d", dest}, "no provenance file"},
+		{[]string{"template", "x", "charts/unsigned", "--verify", "--keyring", key.PublicKeyring}, "no provenance file"},
+	} {
+		r := runChart(t, tc.args, "")
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", strings.Join(tc.args, " "), r.err, tc.want)
+		}
+	}
+	if diff := cmp.Diff([]string{"demo-app-0.1.0.tgz"}, pulledFiles(t, dest)); diff != "" {
+		t.Errorf("files after the refused pulls (-want +got):\n%s", diff)
+	}
 }

@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/chartcache"
-	"github.com/kubectl-chart/kubectl-chart/internal/transport"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/packager"
@@ -25,9 +22,6 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/pkg/registry"
 	"github.com/kubectl-chart/kubectl-chart/pkg/repo"
 )
-
-// maxProvSize bounds a provenance file.
-const maxProvSize = 1 << 20
 
 // downloadAll saves deps into charts/ through a temporary folder, then
 // deletes the archives of charts/ that were not saved now, as Helm's
@@ -135,7 +129,7 @@ func (m *Manager) tarFromLocalDir(chartPath string, dep *chart.Dependency, dest 
 		return "", err
 	}
 	if m.SourceDateEpoch != nil {
-		stampModTimes(ch, *m.SourceDateEpoch)
+		packager.StampModTimes(ch, *m.SourceDateEpoch)
 	}
 	constraint, err := semver.NewConstraint(dep.Version)
 	if err != nil {
@@ -154,24 +148,6 @@ func (m *Manager) tarFromLocalDir(chartPath string, dep *chart.Dependency, dest 
 	return ch.Metadata.Version, nil
 }
 
-// stampModTimes sets every file's time, as Helm's StampModTimes.
-func stampModTimes(ch *chart.Chart, t time.Time) {
-	t = t.UTC().Truncate(time.Second)
-	if ch.Lock != nil {
-		ch.Lock.Generated = t
-	}
-	for _, files := range [][]*chart.File{ch.Raw, ch.Templates, ch.Files} {
-		for _, f := range files {
-			if f != nil {
-				f.ModTime = t
-			}
-		}
-	}
-	for _, d := range ch.Dependencies() {
-		stampModTimes(d, t)
-	}
-}
-
 // fetch downloads one locked chart of a repository or a registry into dest.
 func (m *Manager) fetch(ctx context.Context, rf *repo.File, dep *chart.Dependency, dest string, mode verifyMode, seen map[string]bool) error {
 	if registry.IsOCI(dep.Repository) {
@@ -186,7 +162,7 @@ func (m *Manager) fetch(ctx context.Context, rf *repo.File, dep *chart.Dependenc
 			}
 		}
 	}
-	opts := repo.LocateOptions{Chart: dep.Name, Version: dep.Version}
+	opts := repo.LocateOptions{Chart: dep.Name, Version: dep.Version, WantProv: m.Verify}
 	if entry != nil {
 		opts.RepoName = entry.Name
 	} else {
@@ -218,7 +194,7 @@ func (m *Manager) fetch(ctx context.Context, rf *repo.File, dep *chart.Dependenc
 		return err
 	}
 	if m.Verify {
-		prov, err := m.fetchProv(ctx, *entry, loc.URL+".prov")
+		prov, err := readProv(loc.ProvPath)
 		if err := m.verify(archive, name, prov, err, loc.URL, mode); err != nil {
 			return err
 		}
@@ -286,37 +262,12 @@ func (m *Manager) verify(archive []byte, name string, prov []byte, provErr error
 	return err
 }
 
-// fetchProv downloads a provenance file with the repository's TLS files,
-// and its credentials under Helm's rule (its own host, or every host with
-// pass_credentials_all).
-func (m *Manager) fetchProv(ctx context.Context, e repo.Entry, href string) ([]byte, error) {
-	c, err := transport.NewClient(transport.Options{
-		TLS:     transport.TLSOptions{CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile, InsecureSkipVerify: e.InsecureSkipTLSVerify},
-		Timeout: repo.DefaultTimeout,
-	})
-	if err != nil {
-		return nil, err
+// readProv reads the provenance file Locate fetched beside an archive.
+func readProv(p string) ([]byte, error) {
+	if p == "" {
+		return nil, errors.New("the repository has no provenance file for it")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, href, nil)
-	if err != nil {
-		return nil, err
-	}
-	if e.Username != "" || e.Password != "" {
-		ru, err1 := url.Parse(e.URL)
-		hu, err2 := url.Parse(href)
-		if e.PassCredentialsAll || (err1 == nil && err2 == nil && ru.Scheme == hu.Scheme && ru.Host == hu.Host) {
-			req.SetBasicAuth(e.Username, e.Password)
-		}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to fetch %s : %s", href, resp.Status)
-	}
-	return transport.ReadAllLimited(resp.Body, maxProvSize)
+	return os.ReadFile(p)
 }
 
 // safeMoveDeps moves the charts of source into dest and deletes the charts

@@ -197,3 +197,23 @@ func validateName(name string) error {
 	}
 	return nil
 }
+
+// StampModTimes sets the time of every file of ch and its subcharts, and the
+// lock's generated time, to t (UTC, whole seconds), as Helm's StampModTimes:
+// with SOURCE_DATE_EPOCH, archives are reproducible.
+func StampModTimes(ch *chart.Chart, t time.Time) {
+	t = t.UTC().Truncate(time.Second)
+	if ch.Lock != nil {
+		ch.Lock.Generated = t
+	}
+	for _, files := range [][]*chart.File{ch.Raw, ch.Templates, ch.Files} {
+		for _, f := range files {
+			if f != nil {
+				f.ModTime = t
+			}
+		}
+	}
+	for _, d := range ch.Dependencies() {
+		StampModTimes(d, t)
+	}
+}
