@@ -26,6 +26,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 )
 
 // Cache is a content-addressed blob store rooted at a folder.
@@ -151,24 +153,7 @@ func (c *Cache) SetRef(key, d string) error {
 	if _, err := ParseDigest(d); err != nil {
 		return err
 	}
-	p := c.refPath(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".incoming-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.WriteString(d + "\n" + key + "\n"); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.WriteFile(c.refPath(key), []byte(d+"\n"+key+"\n"), 0o644)
 }
 
 // Ref returns the digest key resolved to, when it was recorded and the blob is

@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/internal/chartsource"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
@@ -156,7 +157,7 @@ func (o *PullOptions) write(ref string, src *chartsource.Chart) error {
 		return err
 	}
 	name := archiveName(src, md)
-	if err := writeFileAtomic(filepath.Join(o.DestDir, name), raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.DestDir, name), raw, 0o644); err != nil {
 		return err
 	}
 	if o.Prov && src.ProvPath != "" {
@@ -164,7 +165,7 @@ func (o *PullOptions) write(ref string, src *chartsource.Chart) error {
 		if err != nil {
 			return err
 		}
-		return writeFileAtomic(filepath.Join(o.DestDir, name+".prov"), prov)
+		return atomicfile.WriteFile(filepath.Join(o.DestDir, name+".prov"), prov, 0o644)
 	}
 	return nil
 }
@@ -220,29 +221,6 @@ func expandFiles(dir, chartName string, files []*loader.BufferedFile) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes through a temporary file, so a failed pull never
-// leaves a truncated archive where a good one was expected.
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".pull-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 func printVerification(w io.Writer, v *chartsource.Verification) {

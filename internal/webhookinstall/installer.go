@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -541,18 +542,7 @@ func writeFiles(dir string, files map[string][]byte) ([]string, error) {
 			perm = 0o600
 		}
 		path := filepath.Join(dir, name)
-		tmp, err := os.CreateTemp(dir, "."+name+".*")
-		if err != nil {
-			return written, fmt.Errorf("%s: %w", path, err)
-		}
-		_, werr := tmp.Write(files[name])
-		cerr := tmp.Close()
-		if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), perm)); err != nil {
-			os.Remove(tmp.Name())
-			return written, fmt.Errorf("%s: %w", path, err)
-		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			os.Remove(tmp.Name())
+		if err := atomicfile.WriteFile(path, files[name], perm); err != nil {
 			return written, fmt.Errorf("%s: %w", path, err)
 		}
 		written = append(written, path)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 )
 
@@ -174,7 +175,7 @@ func (c IndexCache) Load(p string) (*Index, error) {
 	}
 	want.Digest = x.Digest
 	if b, err := json.Marshal(want); err == nil {
-		_ = atomicWrite(c.stampPath(abs), b, 0o644) // a cache: a failed write only costs speed
+		_ = atomicfile.WriteFile(c.stampPath(abs), b, 0o644) // a cache: a failed write only costs speed
 	}
 	return x, nil
 }
@@ -196,7 +197,7 @@ func (c IndexCache) FromBytes(data []byte) (*Index, error) {
 	if err := gob.NewEncoder(&buf).Encode(x); err != nil {
 		return nil, err
 	}
-	_ = atomicWrite(c.blobPath(digest), buf.Bytes(), 0o644)
+	_ = atomicfile.WriteFile(c.blobPath(digest), buf.Bytes(), 0o644)
 	return x, nil
 }
 
@@ -231,6 +232,6 @@ func (c IndexCache) remember(p, digest string) {
 	}
 	s := stamp{Format: cacheFormat, Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), ID: fileID(fi), Digest: digest}
 	if b, err := json.Marshal(s); err == nil {
-		_ = atomicWrite(c.stampPath(abs), b, 0o644)
+		_ = atomicfile.WriteFile(c.stampPath(abs), b, 0o644)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 )
 
 // Entry is one repository of repositories.yaml, with Helm's field names.
@@ -97,7 +99,7 @@ func (f *File) WriteFile(p string) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(p, b, 0o600)
+	return atomicfile.WriteFile(p, b, 0o600)
 }
 
 // LockPath is Helm's lock file of repositories.yaml: the same path with

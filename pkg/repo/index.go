@@ -19,6 +19,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 )
@@ -160,7 +161,7 @@ func (i *IndexFile) WriteFile(dest string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(dest, b, 0o644)
+	return atomicfile.WriteFile(dest, b, 0o644)
 }
 
 // LoadIndexFile reads an index file from disk (at most DefaultMaxIndexSize
@@ -381,35 +382,4 @@ type IndexTooLargeError struct{ Limit int64 }
 
 func (e *IndexTooLargeError) Error() string {
 	return fmt.Sprintf("index is larger than %d bytes (%d MiB)", e.Limit, e.Limit>>20)
-}
-
-// atomicWrite writes b to a temporary file beside dest and renames it.
-func atomicWrite(dest string, b []byte, mode os.FileMode) error {
-	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/internal/chartcache"
 	"github.com/kubectl-chart/kubectl-chart/internal/helmpath"
 	"github.com/kubectl-chart/kubectl-chart/internal/transport"
@@ -124,11 +125,11 @@ func (r *Resolver) DownloadIndex(ctx context.Context, e Entry) (*Index, error) {
 	for k := range x.Charts {
 		names[k] = x.Charts[k].Name + "\n"
 	}
-	if err := atomicWrite(r.ChartsPath(e.Name), []byte(strings.Join(names, "")), 0o644); err != nil {
+	if err := atomicfile.WriteFile(r.ChartsPath(e.Name), []byte(strings.Join(names, "")), 0o644); err != nil {
 		return nil, err
 	}
 	p := r.IndexPath(e.Name)
-	if err := atomicWrite(p, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
 		return nil, err
 	}
 	r.Indexes().remember(p, x.Digest)
