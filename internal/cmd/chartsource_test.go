@@ -84,6 +84,14 @@ func TestInstallFromRepository(t *testing.T) {
 	}
 	c.fails([]string{"requires 2 arguments"}, "upgrade", "web")
 
+	// show and diff upgrade take the same references.
+	if out := c.ok("show", "chart", "charts/nginx"); !strings.Contains(out, "version: 2.0.0") {
+		t.Errorf("show chart charts/nginx:\n%s", out)
+	}
+	if d := c.run("diff", "upgrade", "web", "charts/nginx", "--version", "1.0.0"); d.exit() != 1 || !strings.Contains(d.stdout, `-  version: "2.0.0"`) {
+		t.Errorf("diff upgrade to 1.0.0: exit %d, %v\n%s", d.exit(), d.err, d.stdout)
+	}
+
 	// --repo URL without repo add, and template of a pre-release with --devel.
 	out := c.ok("template", "x", "alpine", "--repo", srv.URL, "--ca-file", srv.CAFile, "--username", "ci", "--password", "s3cret", "--devel")
 	if !strings.Contains(out, `version: "0.3.0-rc.1"`) {
