@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +169,24 @@ func TestInstallFromOCI(t *testing.T) {
 	c.fails([]string{"9.9.9"}, "install", "web-2", ref, "--version", "9.9.9", "--plain-http")
 	if c.headExists("web-2") {
 		t.Error("a failed pull left a release head")
+	}
+}
+
+// TestInstallFromHelmAddedRepository: a repository added with `helm repo add`
+// (and its index fetched by Helm) is installed from with no other step.
+func TestInstallFromHelmAddedRepository(t *testing.T) {
+	helm := os.Getenv("HELM")
+	if helm == "" {
+		t.Skip("HELM is not set: build the Helm oracle with `make helm`")
+	}
+	isolateHelmHome(t)
+	srv := repotest.NewServer(t, repotest.Options{TLS: true})
+	c := newReleaseCLI(t)
+	if out, err := exec.Command(helm, "repo", "add", "fromhelm", srv.URL, "--ca-file", srv.CAFile).CombinedOutput(); err != nil {
+		t.Fatalf("helm repo add: %v\n%s", err, out)
+	}
+	c.ok("install", "web", "fromhelm/redis")
+	if rows := c.historyRows("web"); len(rows) != 1 || rows[0].Chart != "redis-5.0.0" || rows[0].Source != "fromhelm/redis@5.0.0" {
+		t.Fatalf("history: %+v", rows)
 	}
 }
