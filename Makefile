@@ -8,6 +8,7 @@
 #   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
 #   make bench-webhook   chart-webhook latency (in process and through the API server) and memory (also run by make bench)
 #   make dist VERSION=vX.Y.Z   release archives, sums and the krew manifest (hack/dist.mk)
+#   make test-dist   test/krew over the archives of every platform (make test: this platform only)
 #   make lint    gofmt -l (must list nothing) and go vet ./...
 #   make demo    local control plane + install/upgrade/status/history/rollback of an example chart
 #   make k8s-binaries   the test control plane (etcd, kube-apiserver, controllers, kubectl, kwok), see hack/k8s.mk
@@ -29,8 +30,8 @@ MODULE       := github.com/kubectl-chart/kubectl-chart
 # Tools built from the module proxy live outside the repository, shared by every clone.
 CACHE_DIR    ?= $(if $(HOME),$(HOME)/.cache/kubectl-chart,$(CURDIR)/.cache)
 BIN_DIR      := $(CURDIR)/bin
-# Per package: test/krew cross-compiles five platforms, ~10 min on 2 cores with a cold build cache.
-TEST_TIMEOUT ?= 40m
+# Per package: the slowest are test/krew (a release build) and internal/cmd (every command against a real cluster).
+TEST_TIMEOUT ?= 30m
 # A count, not a duration: with -fuzztime=10s, Go 1.26's fuzz coordinator sometimes fails a clean run with "context
 # deadline exceeded" at the deadline (golang/go#75804, fixed in Go 1.27). 150000 runs take ~5-10 s per target here.
 FUZZTIME     ?= 150000x

@@ -36,3 +36,11 @@ $(KREW_BINS) &:
 # test/krew installs the archives with krew; it builds krew itself when this was not run.
 unit: krew-binary
 unit: export KUBECTL_CHART_KREW_DIR = $(KREW_DIR)
+
+# test/krew with the archives of every platform of a release (make test builds this platform's only: one
+# platform proves the archive, the manifest and krew's install; the other four are a cross-compile each).
+.PHONY: test-dist
+## test-dist: test/krew over every platform's archive (five cross-compiles)
+test-dist: krew-binary k8s-binaries
+	KUBECTL_CHART_DIST_ALL=1 KUBECTL_CHART_KREW_DIR='$(KREW_DIR)' KUBECTL_CHART_K8S_ASSETS='$(K8S_ASSETS)' \
+		KUBEBUILDER_ASSETS='$(K8S_ASSETS)' $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) ./test/krew

@@ -137,7 +137,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&epoch, "source-date-epoch", getenv("SOURCE_DATE_EPOCH"), "Unix time of every archive entry (default: $SOURCE_DATE_EPOCH, else the commit time of HEAD)")
 	fs.StringVar(&o.Root, "root", ".", "source tree to build")
 	fs.StringVar(&o.Out, "out", "dist", "output folder")
-	fs.StringVar(&platforms, "platforms", joinPlatforms(allPlatforms), "comma-separated GOOS/GOARCH list; the krew manifest is written only when it is every platform")
+	fs.StringVar(&platforms, "platforms", joinPlatforms(allPlatforms), "comma-separated GOOS/GOARCH list; with fewer than every platform, -manifest gets a partial manifest (those platforms only, for tests) and dist/chart.yaml is not written")
 	fs.StringVar(&o.Template, "template", "", "krew-release-bot template (default: .krew.yaml of -root)")
 	fs.StringVar(&o.Manifest, "manifest", "", "also write the krew manifest here, e.g. krew/chart.yaml")
 	if err := fs.Parse(args); err != nil {
@@ -295,7 +295,21 @@ func run(ctx context.Context, o options, log io.Writer) (*result, error) {
 	}
 
 	if !sameSet(o.Platforms, allPlatforms) {
-		fmt.Fprintf(log, "dist: not writing the krew manifest: it needs the archives of %s\n", joinPlatforms(allPlatforms))
+		fmt.Fprintf(log, "dist: not writing the krew manifest of a release: it needs the archives of %s\n", joinPlatforms(allPlatforms))
+		if o.Manifest == "" {
+			return res, nil
+		}
+		partial, err := generatePartialManifest(o, sums)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(o.Manifest), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(o.Manifest, partial, 0o644); err != nil {
+			return nil, err
+		}
+		res.Manifests = append(res.Manifests, o.Manifest)
 		return res, nil
 	}
 	manifest, err := generateManifest(o, sums)
