@@ -23,7 +23,9 @@ func isolateHelmHome(t *testing.T) string {
 	for _, v := range []string{"HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME", "XDG_CONFIG_HOME",
 		"XDG_CACHE_HOME", "XDG_DATA_HOME", "HELM_REPOSITORY_CONFIG", "HELM_REPOSITORY_CACHE",
 		"HELM_REGISTRY_CONFIG", "KUBECTL_CHART_CACHE"} {
-		t.Setenv(v, "")
+		// Unset, not empty: Helm takes a variable that is set, even empty.
+		t.Setenv(v, "") // restores the value when the test ends
+		os.Unsetenv(v)
 	}
 	return home
 }
@@ -89,7 +91,7 @@ func TestInstallFromRepository(t *testing.T) {
 	if out := c.ok("show", "chart", "charts/nginx"); !strings.Contains(out, "version: 2.0.0") {
 		t.Errorf("show chart charts/nginx:\n%s", out)
 	}
-	if d := c.run("diff", "upgrade", "web", "charts/nginx", "--version", "1.0.0"); d.exit() != 1 || !strings.Contains(d.stdout, `-  version: "2.0.0"`) {
+	if d := c.run("diff", "upgrade", "web", "charts/nginx", "--version", "1.0.0"); d.exit() != 1 || !strings.Contains(d.stdout, "-  version: 2.0.0\n+  version: 1.0.0") {
 		t.Errorf("diff upgrade to 1.0.0: exit %d, %v\n%s", d.exit(), d.err, d.stdout)
 	}
 
