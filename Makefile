@@ -73,15 +73,16 @@ $(BIN_DIR)/chart-webhook: FORCE
 	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $@ ./cmd/webhook
 
 # ---------------------------------------------------------------------------
-# Tests. HELM is set to the oracle when it has been built (make helm) and is not set already;
-# tests may use it and must not require it.
+# Tests. HELM is set to the oracle, which make test builds once (make helm), unless HELM is set already;
+# tests compare with it when it is there (Helm's output, interop of repositories, registries, provenance and
+# dependencies) and skip those comparisons with a message when it is not.
 # ---------------------------------------------------------------------------
 test: unit
 	@$(MAKE) --no-print-directory fuzz
 
 # Integration tests start a real control plane (internal/testcluster) from binaries that hack/k8s.mk builds
 # from the Go module proxy once per version set (cold: ~18 min; then nothing to do).
-unit: k8s-binaries
+unit: k8s-binaries helm
 unit: export KUBECTL_CHART_K8S_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT = 60s
