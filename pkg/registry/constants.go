@@ -1,5 +1,7 @@
 package registry
 
+import "github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
+
 // Helm's reserved media types and the reference scheme (helm.sh/helm/v4/pkg/registry).
 const (
 	// OCIScheme is the scheme of chart references in registries: oci://host/path/chart.
@@ -25,6 +27,8 @@ const (
 	maxManifestSize = 4 << 20
 	maxConfigSize   = 4 << 20
 	// MaxChartSize bounds a chart archive or provenance layer pulled from a
-	// registry, whatever its descriptor claims.
-	MaxChartSize = 1 << 30
+	// registry, whatever its descriptor claims: the loader's bound on a whole
+	// chart (an archive larger than that could not be loaded anyway), as for
+	// repositories and chart URLs.
+	MaxChartSize = loader.MaxDecompressedChartSize
 )
