@@ -3,8 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +13,7 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/internal/helmpath"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
+	"github.com/kubectl-chart/kubectl-chart/pkg/provenance"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -44,10 +43,8 @@ type chartRefFlags struct {
 	// Timeout bounds each download; commands with Helm's --timeout share
 	// it (install, upgrade, diff upgrade), the others get a --timeout of
 	// their own (addTimeoutFlag).
-	Timeout          *time.Duration
-	ownTimeout       time.Duration
-	skipVerifyFlags  bool
-	insecureShadowed bool
+	Timeout    *time.Duration
+	ownTimeout time.Duration
 }
 
 func (f *chartRefFlags) addFlags(cmd *cobra.Command) {
@@ -66,10 +63,8 @@ func (f *chartRefFlags) addFlags(cmd *cobra.Command) {
 	// for this flag, and --kube-insecure-skip-tls-verify is the API server's.
 	fs.BoolVar(&f.InsecureSkipTLS, "insecure-skip-tls-verify", false, "skip tls certificate checks for the chart download")
 	fs.BoolVar(&f.PlainHTTP, "plain-http", false, "use insecure HTTP connections for the chart download")
-	if !f.skipVerifyFlags {
-		fs.BoolVar(&f.Verify, "verify", false, "verify the package before using it")
-		fs.StringVar(&f.Keyring, "keyring", defaultKeyring(), "location of public keys used for verification")
-	}
+	fs.BoolVar(&f.Verify, "verify", false, "verify the package before using it")
+	fs.StringVar(&f.Keyring, "keyring", provenance.DefaultKeyring(), "location of public keys used for verification")
 }
 
 // addTimeoutFlag adds --timeout for commands that have no other: it bounds
@@ -94,15 +89,6 @@ func addKubeInsecureFlag(cmd *cobra.Command, f *genericclioptions.ConfigFlags) {
 		f.Insecure = new(bool)
 	}
 	cmd.Flags().BoolVar(f.Insecure, "kube-insecure-skip-tls-verify", false, "if true, the Kubernetes API server's certificate will not be checked for validity")
-}
-
-// defaultKeyring is Helm's: $GNUPGHOME/pubring.gpg, else ~/.gnupg/pubring.gpg.
-func defaultKeyring() string {
-	if v, ok := os.LookupEnv("GNUPGHOME"); ok {
-		return filepath.Join(v, "pubring.gpg")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".gnupg", "pubring.gpg")
 }
 
 func (f *chartRefFlags) request(ref string) chartsource.Request {
