@@ -185,3 +185,85 @@ func writeCA(t *testing.T, srv *httptest.Server, path string) {
 }
 
 func tlsWithCA(caFile string) transport.TLSOptions { return transport.TLSOptions{CAFile: caFile} }
+
+// fakeRepos and fakeRegistry stand for pkg/repo and pkg/registry in tests of
+// the engine's own logic (their real tests run against real servers).
+type fakeRepos struct {
+	got RepoRequest
+	loc *Located
+}
+
+func (f *fakeRepos) Locate(_ context.Context, req RepoRequest) (*Located, error) {
+	f.got = req
+	return f.loc, nil
+}
+
+type fakeRegistry struct {
+	got OCIRequest
+	loc *Located
+}
+
+func (f *fakeRegistry) Pull(_ context.Context, req OCIRequest) (*Located, error) {
+	f.got = req
+	return f.loc, nil
+}
+
+type fakeVerifier struct{ fileName, provPath string }
+
+func (f *fakeVerifier) Verify(_ context.Context, _, fileName, provPath, _ string) (*Verification, error) {
+	f.fileName, f.provPath = fileName, provPath
+	return &Verification{SignedBy: []string{"Signer"}}, nil
+}
+
+func TestResolveRemoteOrigins(t *testing.T) {
+	dir := t.TempDir()
+	archive, prov := filepath.Join(dir, "blob"), filepath.Join(dir, "prov")
+	os.WriteFile(archive, []byte("x"), 0o644)
+	os.WriteFile(prov, []byte("x"), 0o644)
+	loc := &Located{ArchivePath: archive, Version: "1.2.3", Digest: "sha256:ab", URL: "https://charts.example/web-1.2.3.tgz", ProvPath: prov, FileName: "web-1.2.3.tgz"}
+	repos, reg, ver := &fakeRepos{loc: loc}, &fakeRegistry{loc: loc}, &fakeVerifier{}
+	r := &Resolver{Cache: chartcache.New(t.TempDir()), Repos: repos, Registry: reg, Verifier: ver}
+	ctx := context.Background()
+
+	tests := []struct {
+		name     string
+		req      Request
+		wantKind Kind
+		want     release.ChartOrigin
+	}{
+		{"added repository", Request{Ref: "charts/web", Version: "^1"}, KindRepo,
+			release.ChartOrigin{Source: loc.URL, Reference: "charts/web", Digest: "sha256:ab"}},
+		{"--repo URL", Request{Ref: "web", RepoURL: "https://charts.example"}, KindRepo,
+			release.ChartOrigin{Source: loc.URL, Reference: "web", RepoURL: "https://charts.example", Digest: "sha256:ab"}},
+		{"OCI", Request{Ref: "oci://r.example/charts/web", Version: "1.2.3", Verify: true}, KindOCI,
+			release.ChartOrigin{Source: loc.URL, Reference: "oci://r.example/charts/web", Digest: "sha256:ab"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Resolve(ctx, tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Kind != tt.wantKind || got.Version != "1.2.3" || got.Path != archive {
+				t.Errorf("resolved %+v", got)
+			}
+			if diff := cmp.Diff(tt.want, got.Origin); diff != "" {
+				t.Errorf("origin (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if repos.got.RepoName != "" || repos.got.RepoURL != "https://charts.example" || repos.got.Chart != "web" {
+		t.Errorf("--repo request: %+v", repos.got)
+	}
+	if !reg.got.WantProv || reg.got.Version != "1.2.3" {
+		t.Errorf("OCI request with --verify: %+v", reg.got)
+	}
+	// The archive is verified under its own name, not the cache's.
+	if ver.fileName != "web-1.2.3.tgz" || ver.provPath != prov {
+		t.Errorf("verified as %q with %q", ver.fileName, ver.provPath)
+	}
+	// A repository request splits REPO/CHART.
+	if _, err := r.Resolve(ctx, Request{Ref: "charts/web"}); err != nil || repos.got.RepoName != "charts" || repos.got.Chart != "web" {
+		t.Errorf("REPO/CHART request: %+v, %v", repos.got, err)
+	}
+}

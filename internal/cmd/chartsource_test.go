@@ -107,6 +107,11 @@ func TestInstallFromRepository(t *testing.T) {
 		t.Error("a failed resolution left a release head")
 	}
 	c.fails([]string{"repo nope not found"}, "install", "web-3", "nope/nginx")
+	// A chart that cannot be verified is refused before anything is written.
+	c.fails([]string{"no provenance file"}, "install", "web-3", "charts/nginx", "--verify", "--keyring", filepath.Join(t.TempDir(), "pubring.gpg"))
+	if c.headExists("web-3") {
+		t.Error("a chart that failed verification left a release head")
+	}
 }
 
 // TestInstallFromDigestMismatch: an archive that is not what the index says
