@@ -34,7 +34,10 @@
 // A named repository's index is the one `repo add`/`repo update` (ours or
 // Helm's) cached; a URL's index is downloaded on every call, as Helm does,
 // and parsed only when its content changed; nothing is added to
-// repositories.yaml. Errors: ErrRepoNotFound (wrapped) when the name is not
+// repositories.yaml. With WantProv the archive's provenance file
+// (<url>.prov) is fetched too, once, and cached by the archive's digest
+// (Located.ProvPath; empty when the repository has none). Errors:
+// ErrRepoNotFound (Helm's "repo NAME not found") when the name is not
 // in repositories.yaml, *ChartNotFoundError when the chart or a version
 // satisfying the constraint is missing (it lists the nearest versions),
 // *HTTPError for a status other than 200 (it says whether credentials were
