@@ -591,6 +591,9 @@ func chunkCount(sec *corev1.Secret) (int, error) {
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("%s: %s %q: not a chunk count", secretRef(sec.Namespace, sec.Name), RecordKeyChunks, v)
 	}
+	if n > MaxRecordChunks {
+		return 0, fmt.Errorf("%s: %s %d: more than the %d chunks a record may have", secretRef(sec.Namespace, sec.Name), RecordKeyChunks, n, MaxRecordChunks)
+	}
 	return n, nil
 }
 

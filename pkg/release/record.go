@@ -107,15 +107,29 @@ func encodeRevision(r *Revision) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeRevision reverses encodeRevision.
+// Bounds on what a reader of records accepts, so that a forged record (a
+// chunk count in the millions, a gzip bomb) gives a clear error instead of
+// taking the reader down. A real record is far below both: charts are at
+// most 100 MiB, records keep no chart files, and chunks hold ~900 KiB each.
+const (
+	// MaxRecordChunks bounds the chunks of one revision record.
+	MaxRecordChunks = 1024
+	// MaxRecordBytes bounds a revision record decompressed.
+	MaxRecordBytes = 256 << 20
+)
+
+// decodeRevision reverses encodeRevision, within MaxRecordBytes.
 func decodeRevision(blob []byte) (*Revision, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(blob))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}
-	raw, err := io.ReadAll(zr)
+	raw, err := io.ReadAll(io.LimitReader(zr, MaxRecordBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	if len(raw) > MaxRecordBytes {
+		return nil, fmt.Errorf("decompress: the record is larger than %d MiB decompressed", MaxRecordBytes>>20)
 	}
 	var r Revision
 	if err := json.Unmarshal(raw, &r); err != nil {
