@@ -34,8 +34,9 @@ type Config struct {
 	Capabilities *render.Capabilities
 	// Lookup backs the lookup template function.
 	Lookup render.LookupFunc
-	// KeepAlive renews the lock while an operation runs; nil: no renewal.
-	KeepAlive func(ctx context.Context, h *release.Head) (stop func() error)
+	// KeepAlive renews the lock while an operation runs and calls lost when
+	// the lock is gone (release.KeepAliveNotify); nil: no renewal.
+	KeepAlive func(ctx context.Context, h *release.Head, lost func(error)) (stop func() error)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 
@@ -247,4 +248,29 @@ func describe(user, fallback string) string {
 		return user
 	}
 	return fallback
+}
+
+// whileLocked runs op with the release's lock kept alive. When the lock is
+// lost meanwhile (another user took it over with --force-unlock, the head
+// was deleted), op's context is cancelled at once with the reason, and an
+// operation cut short by it fails with that reason rather than "context
+// canceled". What it left is what a killed client leaves: the next command
+// recovers it.
+func whileLocked[R any](ctx context.Context, c *Config, head *release.Head, op func(context.Context) (R, error)) (R, error) {
+	if c.KeepAlive == nil {
+		return op(ctx)
+	}
+	opCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := c.KeepAlive(opCtx, head, func(err error) {
+		cancel(fmt.Errorf("%w: the operation was stopped", err))
+	})
+	res, err := op(opCtx)
+	_ = stop()
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(opCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return res, cause
+		}
+	}
+	return res, err
 }

@@ -37,7 +37,7 @@ func newConfig(t *testing.T, holder string) *Config {
 	opts.Holder = holder
 	opts.Tooling = "kubectl-chart/test"
 	store := release.NewKubeStore(env.Clientset(), opts)
-	return &Config{Store: store, Applier: m, Capabilities: render.DefaultCapabilities(), KeepAlive: store.KeepAlive}
+	return &Config{Store: store, Applier: m, Capabilities: render.DefaultCapabilities(), KeepAlive: store.KeepAliveNotify}
 }
 
 func loadChart(t *testing.T, path string) *chart.Chart {

@@ -58,12 +58,9 @@ func (c *Config) Rollback(ctx context.Context, o RollbackOptions) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	stop := func() error { return nil }
-	if c.KeepAlive != nil {
-		stop = c.KeepAlive(ctx, head)
-	}
-	res, opErr := c.rollbackLocked(ctx, o, head)
-	_ = stop()
+	res, opErr := whileLocked(ctx, c, head, func(ctx context.Context) (*Result, error) {
+		return c.rollbackLocked(ctx, o, head)
+	})
 	if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil {
 		opErr = fmt.Errorf("releasing the lock: %w", relErr)
 	}

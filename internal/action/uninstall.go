@@ -47,12 +47,9 @@ func (c *Config) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallR
 	if err != nil {
 		return nil, err
 	}
-	stop := func() error { return nil }
-	if c.KeepAlive != nil {
-		stop = c.KeepAlive(ctx, head)
-	}
-	res, opErr := c.uninstallLocked(ctx, o, head)
-	_ = stop()
+	res, opErr := whileLocked(ctx, c, head, func(ctx context.Context) (*UninstallResult, error) {
+		return c.uninstallLocked(ctx, o, head)
+	})
 	if o.KeepHistory || opErr != nil {
 		if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil && !errors.Is(relErr, release.ErrNotFound) {
 			opErr = fmt.Errorf("releasing the lock: %w", relErr)

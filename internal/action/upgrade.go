@@ -101,12 +101,9 @@ func (c *Config) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	stop := func() error { return nil }
-	if c.KeepAlive != nil {
-		stop = c.KeepAlive(ctx, head)
-	}
-	res, opErr := c.upgradeLocked(ctx, o, head, op)
-	_ = stop()
+	res, opErr := whileLocked(ctx, c, head, func(ctx context.Context) (*Result, error) {
+		return c.upgradeLocked(ctx, o, head, op)
+	})
 	// After an --atomic uninstall the head (and its lock) is gone.
 	if relErr := c.Store.Release(context.WithoutCancel(ctx), head); relErr != nil && opErr == nil && !errors.Is(relErr, release.ErrNotFound) {
 		opErr = fmt.Errorf("releasing the lock: %w", relErr)

@@ -103,7 +103,7 @@ func (c *clients) actionConfig(ctx context.Context) (*action.Config, error) {
 		Applier:      c.applier,
 		Capabilities: caps,
 		Lookup:       c.lookup,
-		KeepAlive:    c.store.KeepAlive,
+		KeepAlive:    c.store.KeepAliveNotify,
 	}, nil
 }
 

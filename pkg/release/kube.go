@@ -103,6 +103,12 @@ func (s *KubeStore) KeepAlive(ctx context.Context, h *Head) (stop func() error) 
 	return KeepAlive(ctx, s, h, s.lock.ttl/3)
 }
 
+// KeepAliveNotify is KeepAlive that calls lost when the lock is gone; see
+// the KeepAliveNotify function.
+func (s *KubeStore) KeepAliveNotify(ctx context.Context, h *Head, lost func(error)) (stop func() error) {
+	return KeepAliveNotify(ctx, s, h, s.lock.ttl/3, lost)
+}
+
 // ---------------------------------------------------------------------------
 // Heads
 // ---------------------------------------------------------------------------

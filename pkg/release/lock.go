@@ -148,6 +148,14 @@ type Renewer interface {
 // wrapping ErrConflict or ErrNotFound; renewals stop then), or the last
 // renewal's error when it failed. It may be called more than once.
 func KeepAlive(ctx context.Context, s Renewer, h *Head, interval time.Duration) (stop func() error) {
+	return KeepAliveNotify(ctx, s, h, interval, nil)
+}
+
+// KeepAliveNotify is KeepAlive that also calls lost, from its goroutine, as
+// soon as the lock is gone (taken over with --force-unlock, the head
+// deleted), so that the caller can stop an operation that no longer holds
+// its release instead of finding out at the end.
+func KeepAliveNotify(ctx context.Context, s Renewer, h *Head, interval time.Duration, lost func(error)) (stop func() error) {
 	if h == nil || h.Lock == nil {
 		return func() error { return errors.New("release: keep-alive without a lock") }
 	}
@@ -175,6 +183,9 @@ func KeepAlive(ctx context.Context, s Renewer, h *Head, interval time.Duration) 
 			last = err
 			var locked *LockedError
 			if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.As(err, &locked) {
+				if lost != nil {
+					lost(err)
+				}
 				return // the lock is gone: renewing again cannot help
 			}
 			wait = interval

@@ -69,6 +69,12 @@ func (m *MemoryStore) KeepAlive(ctx context.Context, h *Head) (stop func() error
 	return KeepAlive(ctx, m, h, m.lock.ttl/3)
 }
 
+// KeepAliveNotify is KeepAlive that calls lost when the lock is gone; see
+// the KeepAliveNotify function.
+func (m *MemoryStore) KeepAliveNotify(ctx context.Context, h *Head, lost func(error)) (stop func() error) {
+	return KeepAliveNotify(ctx, m, h, m.lock.ttl/3, lost)
+}
+
 func memoryKey(namespace, name string) string { return namespace + "/" + name }
 
 func (db *memoryDB) nextRV() string {
