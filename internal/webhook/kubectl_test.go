@@ -673,3 +673,32 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 	sc.kubectl(t, alice, sc.ns, nil, "scale", "deployment/other", "--replicas=3").ok(t)
 	sc.kubectl(t, alice, sc.ns, nil, "delete", "configmap/unowned", "deployment/other", "--wait=false").ok(t)
 }
+
+// TestKubectlManagedFieldsResetIsDenied: a user with ordinary write rights
+// cannot strip kubectl-chart's managedFields entry (which would leave the
+// release owning nothing and let the next kubectl patch through), neither
+// with a merge patch resetting the list nor with a JSON patch removing the
+// entry; a patch of an owned field afterwards is still denied.
+func TestKubectlManagedFieldsResetIsDenied(t *testing.T) {
+	t.Parallel()
+	sc := installWithPlugin(t, "mf")
+	alice := sc.personFor(t, userAlice)
+	parts := []string{"managedFields entry of manager kubectl-chart", "release mf (revision 1) in namespace " + sc.ns}
+
+	sc.kubectl(t, alice, sc.ns, nil, "patch", "deployment/web", "--type", "merge", "-p", `{"metadata":{"managedFields":[{}]}}`).denied(t, parts...)
+	index := -1
+	for i, m := range strings.Fields(sc.jsonpath(t, "deployment/web", ".metadata.managedFields[*].manager")) {
+		if m == "kubectl-chart" {
+			index = i
+		}
+	}
+	if index < 0 {
+		t.Fatal("the Deployment has no managedFields entry of kubectl-chart")
+	}
+	sc.kubectl(t, alice, sc.ns, nil, "patch", "deployment/web", "--type", "json", "-p",
+		fmt.Sprintf(`[{"op":"remove","path":"/metadata/managedFields/%d"}]`, index)).denied(t, parts...)
+	sc.kubectl(t, alice, sc.ns, nil, "patch", "deployment/web", "-p", `{"spec":{"replicas":5}}`).denied(t, "spec.replicas")
+	if got := sc.jsonpath(t, "deployment/web", ".spec.replicas"); got != "2" {
+		t.Errorf("spec.replicas = %s after the denied writes, want 2", got)
+	}
+}

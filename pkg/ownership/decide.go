@@ -138,6 +138,7 @@ const (
 	// Denials.
 	ReasonOwnedFieldsChanged     = "OwnedFieldsChanged"
 	ReasonOwnedFieldsUnknown     = "OwnedFieldsUnknown"
+	ReasonManagedFieldsChanged   = "ManagedFieldsChanged"
 	ReasonOwnershipLabelsRemoved = "OwnershipLabelsRemoved"
 	ReasonOwnedObjectDeleted     = "OwnedObjectDeleted"
 	ReasonRecordDataChanged      = "RecordDataChanged"
@@ -417,6 +418,27 @@ func objectRules(req Request, head *Head, now time.Time) Decision {
 	if len(changed) > 0 {
 		return deny(ReasonOwnedFieldsChanged, fmt.Sprintf("%s: %s %s owned by %s; change %s with: kubectl chart upgrade %s <chart> -n %s --set …%s",
 			req.Kind, listFields(changed), isAre(len(changed)), head.describe(), itThem(len(changed)), head.Release, head.Namespace, hint), changed...)
+	}
+	// The fields are the release's because its managedFields entry says
+	// so: emptying, removing or editing that entry (a managedFields reset,
+	// a JSON patch, another manager forcing ownership of a field without
+	// changing its value) would hand them to the next writer.
+	if req.New != nil && !owned.Empty() {
+		newOwned, err := OwnedFields(req.New.Object)
+		if err != nil || !newOwned.Equals(owned) {
+			lost := owned
+			if err == nil {
+				lost = owned.Difference(newOwned)
+			}
+			var fields []string
+			lost.Iterate(func(p fieldpath.Path) { fields = append(fields, FormatPath(p)) })
+			what := "its managedFields entry of manager " + FieldManager
+			if len(fields) > 0 {
+				what += fmt.Sprintf(" (owning %s)", listFields(fields))
+			}
+			return deny(ReasonManagedFieldsChanged, fmt.Sprintf("%s: %s records what %s owns and is changed only by its operations; change the object with: kubectl chart upgrade %s <chart> -n %s%s",
+				req.Kind, what, head.describe(), head.Release, head.Namespace, hint), fields...)
+		}
 	}
 	return allow(ReasonNotOwned, "no field owned by "+head.describe()+" changed")
 }

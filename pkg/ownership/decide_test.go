@@ -3,6 +3,7 @@ package ownership_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -350,9 +351,8 @@ func TestDecideObject(t *testing.T) {
 			want: ownership.Decision{Allowed: true, Reason: "NotOwned"},
 		},
 		{
-			name: "managedFields, resourceVersion and generation are ignored",
+			name: "resourceVersion and generation are ignored",
 			req: update("bob", "kubectl-edit", func(o map[string]any) {
-				set(o, []any{}, "metadata", "managedFields")
 				set(o, "99", "metadata", "resourceVersion")
 				set(o, int64(7), "metadata", "generation")
 			}),
@@ -1202,5 +1202,63 @@ func BenchmarkDecideObject(b *testing.B) {
 		if d := ownership.DecideObject(cfg, req, h); d.Allowed {
 			b.Fatal("allowed")
 		}
+	}
+}
+
+// TestDecideObjectManagedFields: kubectl-chart's managedFields entry is part
+// of what a release owns. Emptying the list, removing the entry (a JSON
+// patch) or shrinking it (another manager forcing a field without changing
+// its value) is denied to anyone but the release's operation; other
+// managers' entries may change.
+func TestDecideObjectManagedFields(t *testing.T) {
+	entries := func(o map[string]any) []any { return get(o, "metadata", "managedFields").([]any) }
+	tests := []struct {
+		name       string
+		change     func(o map[string]any)
+		user       string
+		wantReason string
+		wantField  string
+	}{
+		{"emptied (merge patch of managedFields: [{}])", func(o map[string]any) { set(o, []any{}, "metadata", "managedFields") },
+			"bob", "ManagedFieldsChanged", "spec.replicas"},
+		{"kubectl-chart's entry removed (JSON patch)", func(o map[string]any) {
+			var kept []any
+			for _, e := range entries(o) {
+				if e.(map[string]any)["manager"] != ownership.FieldManager {
+					kept = append(kept, e)
+				}
+			}
+			set(o, append(kept, map[string]any{"manager": "kubectl-edit", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{}}), "metadata", "managedFields")
+		}, "bob", "ManagedFieldsChanged", "spec.replicas"},
+		{"a field taken out of kubectl-chart's entry", func(o map[string]any) {
+			for _, e := range entries(o) {
+				if m := e.(map[string]any); m["manager"] == ownership.FieldManager {
+					spec := m["fieldsV1"].(map[string]any)["f:spec"].(map[string]any)
+					delete(spec, "f:replicas")
+				}
+			}
+		}, "bob", "ManagedFieldsChanged", "spec.replicas"},
+		{"another manager's entry added", func(o map[string]any) {
+			set(o, append(entries(o), map[string]any{"manager": "hpa", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+				"fieldsV1": map[string]any{"f:metadata": map[string]any{"f:annotations": map[string]any{"f:x": map[string]any{}}}}}), "metadata", "managedFields")
+		}, "bob", "NotOwned", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, nu := deployment(t), deployment(t)
+			tt.change(nu.Object)
+			req := ownership.Request{Operation: "UPDATE", User: tt.user, Groups: []string{"system:authenticated"},
+				FieldManager: "kubectl-patch", Kind: deploymentRef, Old: old, New: nu}
+			got := ownership.DecideObject(cfg, req, head())
+			if got.Reason != tt.wantReason {
+				t.Fatalf("reason %s (%s), want %s", got.Reason, got.Message, tt.wantReason)
+			}
+			if tt.wantField != "" && !slices.Contains(got.Fields, tt.wantField) {
+				t.Errorf("fields %q do not name %s", got.Fields, tt.wantField)
+			}
+			if !got.Allowed && !strings.Contains(got.Message, "managedFields entry of manager kubectl-chart") {
+				t.Errorf("message %q", got.Message)
+			}
+		})
 	}
 }
