@@ -702,3 +702,17 @@ func TestKubectlManagedFieldsResetIsDenied(t *testing.T) {
 		t.Errorf("spec.replicas = %s after the denied writes, want 2", got)
 	}
 }
+
+// TestKubectlRecordLabelOnOwnedObjectIsDenied: the record label would make
+// an owned ConfigMap pass for a release head (and a Secret for a revision
+// record); a user with write rights cannot put it on an owned object.
+func TestKubectlRecordLabelOnOwnedObjectIsDenied(t *testing.T) {
+	t.Parallel()
+	sc := installWithPlugin(t, "rl")
+	alice := sc.personFor(t, userAlice)
+	sc.kubectl(t, alice, sc.ns, nil, "label", "deployment/web", "kubectl-chart.io/record=head").
+		denied(t, `metadata.labels["kubectl-chart.io/record"] marks the records of releases`, "release rl (revision 1)")
+	if got := sc.jsonpath(t, "deployment/web", `.metadata.labels.kubectl-chart\.io/record`); got != "" {
+		t.Errorf("the record label is on the Deployment: %q", got)
+	}
+}

@@ -139,6 +139,7 @@ const (
 	ReasonOwnedFieldsChanged     = "OwnedFieldsChanged"
 	ReasonOwnedFieldsUnknown     = "OwnedFieldsUnknown"
 	ReasonManagedFieldsChanged   = "ManagedFieldsChanged"
+	ReasonRecordLabelChanged     = "RecordLabelChanged"
 	ReasonOwnershipLabelsRemoved = "OwnershipLabelsRemoved"
 	ReasonOwnedObjectDeleted     = "OwnedObjectDeleted"
 	ReasonRecordDataChanged      = "RecordDataChanged"
@@ -388,6 +389,14 @@ func objectRules(req Request, head *Head, now time.Time) Decision {
 		if v := labelOf(req.Old, k); v != "" && labelOf(req.New, k) != v {
 			labelFields = append(labelFields, FormatPath(fieldpath.MakePathOrDie("metadata", "labels", k)))
 		}
+	}
+	// The record label makes a ConfigMap a head and a Secret a revision
+	// record, judged by other rules: put on an owned object it would forge
+	// one, so only the release's operation may set it.
+	if v := labelOf(req.New, LabelRecord); req.New != nil && v != labelOf(req.Old, LabelRecord) {
+		path := FormatPath(fieldpath.MakePathOrDie("metadata", "labels", LabelRecord))
+		return deny(ReasonRecordLabelChanged, fmt.Sprintf("%s: %s marks the records of releases and is set only by kubectl chart; %s is owned by %s%s",
+			req.Kind, path, req.Kind, head.describe(), hint), path)
 	}
 	owned, err := OwnedFields(req.Old.Object)
 	if err != nil {

@@ -351,6 +351,15 @@ func TestDecideObject(t *testing.T) {
 			want: ownership.Decision{Allowed: true, Reason: "NotOwned"},
 		},
 		{
+			name: "adding the record label to an owned object is denied",
+			req: update("bob", "kubectl-label", func(o map[string]any) {
+				get(o, "metadata", "labels").(map[string]any)[ownership.LabelRecord] = ownership.RecordHead
+			}),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordLabelChanged", Fields: []string{`metadata.labels["kubectl-chart.io/record"]`}},
+			msg:  []string{"marks the records of releases and is set only by kubectl chart"},
+		},
+		{
 			name: "resourceVersion and generation are ignored",
 			req: update("bob", "kubectl-edit", func(o map[string]any) {
 				set(o, "99", "metadata", "resourceVersion")
