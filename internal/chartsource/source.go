@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	pathpkg "path"
@@ -12,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kubectl-chart/kubectl-chart/internal/chartcache"
 	"github.com/kubectl-chart/kubectl-chart/internal/transport"
-	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -96,9 +93,12 @@ type Located struct {
 }
 
 // RepoLocator finds a chart in a chart repository (an added one by name, or
-// one given by URL) and makes its archive local.
+// one given by URL) and makes its archive local; FetchURL downloads an
+// archive by its URL with the same client (req's credentials, TLS, timeout
+// and WantProv apply).
 type RepoLocator interface {
 	Locate(ctx context.Context, req RepoRequest) (*Located, error)
+	FetchURL(ctx context.Context, href string, req RepoRequest) (*Located, error)
 }
 
 // RepoRequest asks a repository for a chart.
@@ -153,7 +153,6 @@ type Verification struct {
 // Resolver resolves references. Repos, Registry and Verifier may be nil: a
 // reference that needs one fails with a clear error.
 type Resolver struct {
-	Cache    *chartcache.Cache
 	Repos    RepoLocator
 	Registry OCIPuller
 	Verifier Verifier
@@ -272,87 +271,31 @@ func (r *Resolver) oci(ctx context.Context, req Request) (*Chart, error) {
 	return c, nil
 }
 
-// url downloads an archive from an http(s) URL into the cache.
+// url downloads an archive from an http(s) URL into the cache, through the
+// repository client (credentials, TLS, bounds and errors as for repositories).
 func (r *Resolver) url(ctx context.Context, req Request) (*Chart, error) {
 	u, err := url.Parse(req.Ref)
 	if err != nil {
 		return nil, fmt.Errorf("invalid chart URL %q: %w", req.Ref, err)
 	}
-	client, err := transport.NewClient(transport.Options{TLS: req.TLS, Timeout: req.Timeout})
+	if r.Repos == nil {
+		return nil, fmt.Errorf("%s: chart downloads are not available", req.Ref)
+	}
+	loc, err := r.Repos.FetchURL(ctx, req.Ref, RepoRequest{
+		Username: req.Username, Password: req.Password, PassCredentials: req.PassCredentials,
+		TLS: req.TLS, Timeout: req.Timeout, WantProv: req.Verify || req.WantProv,
+	})
 	if err != nil {
 		return nil, err
 	}
-	digest, path, err := r.download(ctx, client, u, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &Chart{Path: path, Kind: KindURL, Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref, Digest: digest},
-		fileName: pathpkg.Base(u.Path)}
-	if req.Verify || req.WantProv {
-		pu := *u
-		pu.Path += ".prov"
-		_, provPath, err := r.download(ctx, client, &pu, req)
-		switch {
-		case err != nil && req.Verify:
-			return nil, fmt.Errorf("%w for %s: %w", ErrVerificationRequired, req.Ref, err)
-		case err == nil:
-			c.ProvPath = provPath
-		}
-	}
+	c := &Chart{Path: loc.ArchivePath, Kind: KindURL, ProvPath: loc.ProvPath, fileName: pathpkg.Base(u.Path),
+		Origin: release.ChartOrigin{Source: req.Ref, Reference: req.Ref, Digest: loc.Digest}}
 	if req.Verify {
 		if err := r.verify(ctx, c, c.ProvPath, req.Keyring); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
-}
-
-// download fetches u into the cache, bounded by the loader's archive size.
-func (r *Resolver) download(ctx context.Context, client *http.Client, u *url.URL, req Request) (digest, path string, err error) {
-	if r.Cache == nil {
-		return "", "", errors.New("no chart cache")
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", "", err
-	}
-	sentCredentials := req.Username != "" || req.Password != ""
-	if sentCredentials {
-		hreq.SetBasicAuth(req.Username, req.Password)
-	}
-	resp, err := client.Do(hreq)
-	if err != nil {
-		return "", "", fmt.Errorf("failed to fetch %s: %w", redact(u), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", "", statusError(u, resp.StatusCode, sentCredentials)
-	}
-	digest, path, err = r.Cache.Put(resp.Body, "", loader.MaxDecompressedChartSize)
-	if err != nil {
-		return "", "", fmt.Errorf("failed to fetch %s: %w", redact(u), err)
-	}
-	return digest, path, nil
-}
-
-// statusError says what an HTTP status means for a download.
-func statusError(u *url.URL, code int, sentCredentials bool) error {
-	msg := fmt.Sprintf("failed to fetch %s : %s", redact(u), http.StatusText(code))
-	switch code {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		if sentCredentials {
-			msg += fmt.Sprintf(" (%d: the credentials sent were refused)", code)
-		} else {
-			msg += fmt.Sprintf(" (%d: no credentials were sent; use --username and --password)", code)
-		}
-	}
-	return errors.New(msg)
-}
-
-func redact(u *url.URL) string {
-	c := *u
-	c.User = nil
-	return c.String()
 }
 
 func (r *Resolver) verify(ctx context.Context, c *Chart, provPath, keyring string) error {

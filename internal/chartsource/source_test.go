@@ -16,10 +16,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/chartcache"
+	"github.com/kubectl-chart/kubectl-chart/internal/helmpath"
 	"github.com/kubectl-chart/kubectl-chart/internal/transport"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/packager"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/repo"
 )
 
 // packDemo packages the repository's demo chart and returns the archive bytes.
@@ -60,7 +62,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestResolveErrors(t *testing.T) {
-	r := &Resolver{Cache: chartcache.New(t.TempDir())}
+	r := &Resolver{}
 	tests := []struct {
 		name string
 		req  Request
@@ -103,7 +105,7 @@ func TestResolveURL(t *testing.T) {
 	writeCA(t, srv, caFile)
 
 	cacheDir := t.TempDir()
-	r := &Resolver{Cache: chartcache.New(cacheDir)}
+	r := &Resolver{Repos: repoDownloads{cacheDir}}
 	ctx := context.Background()
 	base := Request{TLS: tlsWithCA(caFile), Timeout: 10 * time.Second}
 
@@ -198,6 +200,32 @@ func (f *fakeRepos) Locate(_ context.Context, req RepoRequest) (*Located, error)
 	return f.loc, nil
 }
 
+func (f *fakeRepos) FetchURL(_ context.Context, _ string, req RepoRequest) (*Located, error) {
+	f.got = req
+	return f.loc, nil
+}
+
+// repoDownloads is pkg/repo's real client behind RepoLocator.FetchURL, with
+// its content cache in dir (the command layer's adapter, in small).
+type repoDownloads struct{ dir string }
+
+func (repoDownloads) Locate(context.Context, RepoRequest) (*Located, error) {
+	return nil, errors.New("no repositories in this test")
+}
+
+func (d repoDownloads) FetchURL(ctx context.Context, href string, req RepoRequest) (*Located, error) {
+	r := repo.NewResolver(helmpath.FromEnv(func(k string) string {
+		return map[string]string{"HOME": d.dir, "KUBECTL_CHART_CACHE": d.dir}[k]
+	}))
+	r.Timeout = req.Timeout
+	loc, err := r.FetchURL(ctx, href, repo.LocateOptions{Username: req.Username, Password: req.Password,
+		PassCredentials: req.PassCredentials, TLS: req.TLS, WantProv: req.WantProv})
+	if err != nil {
+		return nil, err
+	}
+	return &Located{ArchivePath: loc.ArchivePath, Digest: loc.Digest, URL: loc.URL, ProvPath: loc.ProvPath}, nil
+}
+
 type fakeRegistry struct {
 	got OCIRequest
 	loc *Located
@@ -222,7 +250,7 @@ func TestResolveRemoteOrigins(t *testing.T) {
 	os.WriteFile(prov, []byte("x"), 0o644)
 	loc := &Located{ArchivePath: archive, Version: "1.2.3", Digest: "sha256:ab", URL: "https://charts.example/web-1.2.3.tgz", ProvPath: prov, FileName: "web-1.2.3.tgz"}
 	repos, reg, ver := &fakeRepos{loc: loc}, &fakeRegistry{loc: loc}, &fakeVerifier{}
-	r := &Resolver{Cache: chartcache.New(t.TempDir()), Repos: repos, Registry: reg, Verifier: ver}
+	r := &Resolver{Repos: repos, Registry: reg, Verifier: ver}
 	ctx := context.Background()
 
 	tests := []struct {

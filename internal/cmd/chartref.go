@@ -110,8 +110,7 @@ func newChartResolver() *chartsource.Resolver {
 	paths := helmpath.New()
 	cache := chartcache.New(paths.ContentCache())
 	return &chartsource.Resolver{
-		Cache:    cache,
-		Repos:    newRepoLocator(paths, cache),
+		Repos:    newRepoLocator(paths),
 		Registry: newOCIPuller(paths, cache),
 		Verifier: newVerifier(),
 	}

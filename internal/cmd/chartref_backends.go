@@ -2,10 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path"
-	"strings"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/chartcache"
 	"github.com/kubectl-chart/kubectl-chart/internal/chartsource"
@@ -23,36 +19,42 @@ func tlsOptions(ca, cert, key string, insecure bool) transport.TLSOptions {
 // repoLocator is pkg/repo behind chartsource.RepoLocator.
 type repoLocator struct {
 	paths helmpath.Paths
-	cache *chartcache.Cache
 }
 
-func newRepoLocator(paths helmpath.Paths, cache *chartcache.Cache) chartsource.RepoLocator {
-	return repoLocator{paths: paths, cache: cache}
+func newRepoLocator(paths helmpath.Paths) chartsource.RepoLocator {
+	return repoLocator{paths: paths}
 }
 
 func (l repoLocator) Locate(ctx context.Context, req chartsource.RepoRequest) (*chartsource.Located, error) {
+	return located(l.resolver(req).Locate(ctx, locateOptions(req)))
+}
+
+func (l repoLocator) FetchURL(ctx context.Context, href string, req chartsource.RepoRequest) (*chartsource.Located, error) {
+	return located(l.resolver(req).FetchURL(ctx, href, locateOptions(req)))
+}
+
+func (l repoLocator) resolver(req chartsource.RepoRequest) *repo.Resolver {
 	r := repo.NewResolver(l.paths)
 	r.Timeout = req.Timeout
-	loc, err := r.Locate(ctx, repo.LocateOptions{
+	return r
+}
+
+func locateOptions(req chartsource.RepoRequest) repo.LocateOptions {
+	return repo.LocateOptions{
 		RepoName: req.RepoName, RepoURL: req.RepoURL, Chart: req.Chart, Version: req.Version, Devel: req.Devel,
 		Username: req.Username, Password: req.Password, PassCredentials: req.PassCredentials, TLS: req.TLS,
 		WantProv: req.WantProv,
-	})
+	}
+}
+
+func located(loc *repo.Located, err error) (*chartsource.Located, error) {
 	if err != nil {
 		return nil, err
 	}
 	return &chartsource.Located{
 		ArchivePath: loc.ArchivePath, Version: loc.Version, Digest: loc.Digest, URL: loc.URL,
-		ProvPath: loc.ProvPath, FileName: archiveBase(loc.URL),
+		ProvPath: loc.ProvPath, FileName: repo.ArchiveFileName(loc.URL),
 	}, nil
-}
-
-// archiveBase is the last element of an archive URL, without its query.
-func archiveBase(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	return path.Base(u)
 }
 
 // ociPuller is pkg/registry behind chartsource.OCIPuller.
@@ -97,25 +99,7 @@ type verifier struct{}
 func newVerifier() chartsource.Verifier { return verifier{} }
 
 func (verifier) Verify(ctx context.Context, archivePath, fileName, provPath, keyring string) (*chartsource.Verification, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if keyring == "" {
-		keyring = provenance.DefaultKeyring()
-	}
-	ring, err := provenance.LoadKeyring(keyring)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load keyring: %w", err)
-	}
-	archive, err := os.ReadFile(archivePath)
-	if err != nil {
-		return nil, err
-	}
-	prov, err := os.ReadFile(provPath)
-	if err != nil {
-		return nil, err
-	}
-	v, err := provenance.Verify(archive, fileName, prov, ring)
+	v, err := provenance.VerifyFileAs(ctx, archivePath, fileName, provPath, keyring)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/internal/chartsource"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/loader"
+	"github.com/kubectl-chart/kubectl-chart/pkg/repo"
 )
 
 const pullLong = `Download a chart from a repository, an OCI registry or a URL and (optionally)
@@ -174,11 +174,7 @@ func (o *PullOptions) write(ref string, src *chartsource.Chart) error {
 // of its URL for repositories and URLs, <name>-<version>.tgz for OCI.
 func archiveName(src *chartsource.Chart, md *chart.Metadata) string {
 	if src.Kind != chartsource.KindOCI && src.Origin.Source != "" {
-		u := src.Origin.Source
-		if i := strings.IndexAny(u, "?#"); i >= 0 {
-			u = u[:i]
-		}
-		if base := path.Base(u); strings.HasSuffix(base, ".tgz") || strings.HasSuffix(base, ".tar.gz") {
+		if base := repo.ArchiveFileName(src.Origin.Source); strings.HasSuffix(base, ".tgz") || strings.HasSuffix(base, ".tar.gz") {
 			return base
 		}
 	}

@@ -122,6 +122,13 @@ func signatureErrorKind(err error) error {
 // provPath "" is archivePath + ".prov", keyringPath "" is DefaultKeyring().
 // The archive must be a .tgz file; the errors are Helm's.
 func VerifyFile(ctx context.Context, archivePath, provPath, keyringPath string) (*Verification, error) {
+	return VerifyFileAs(ctx, archivePath, filepath.Base(archivePath), provPath, keyringPath)
+}
+
+// VerifyFileAs is VerifyFile for an archive stored under another name than
+// the one its provenance file signs (fileName, <name>-<version>.tgz): a
+// downloaded chart kept in the cache under its digest.
+func VerifyFileAs(ctx context.Context, archivePath, fileName, provPath, keyringPath string) (*Verification, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -130,7 +137,7 @@ func VerifyFile(ctx context.Context, archivePath, provPath, keyringPath string) 
 		return nil, err
 	case fi.IsDir():
 		return nil, errors.New("unpacked charts cannot be verified")
-	case !strings.EqualFold(filepath.Ext(archivePath), ".tgz"):
+	case !strings.EqualFold(filepath.Ext(fileName), ".tgz"):
 		return nil, errors.New("chart must be a tgz file")
 	}
 	if provPath == "" {
@@ -154,5 +161,5 @@ func VerifyFile(ctx context.Context, archivePath, provPath, keyringPath string) 
 	if err != nil {
 		return nil, fmt.Errorf("failed to read provenance file: %w", err)
 	}
-	return Verify(archive, filepath.Base(archivePath), prov, ring)
+	return Verify(archive, fileName, prov, ring)
 }

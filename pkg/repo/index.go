@@ -326,6 +326,15 @@ func urlJoin(baseURL string, paths ...string) (string, error) {
 	return u.String(), nil
 }
 
+// ArchiveFileName is the file name of the archive at href: the last element
+// of its path, without query or fragment, as Helm names downloaded charts.
+func ArchiveFileName(href string) string {
+	if u, err := url.Parse(href); err == nil {
+		return path.Base(u.Path)
+	}
+	return path.Base(href)
+}
+
 // ResolveReferenceURL resolves an archive URL of an index against the
 // repository's URL, as Helm: absolute URLs are kept, relative ones are taken
 // under the repository's path, and the repository URL's query is kept.

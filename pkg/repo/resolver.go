@@ -354,6 +354,33 @@ func (r *Resolver) Locate(ctx context.Context, o LocateOptions) (*Located, error
 	return loc, r.fetchProv(ctx, o, g, cache, loc)
 }
 
+// FetchURL downloads the chart archive at href (`install NAME
+// https://…/x.tgz`: no repository, no index) into the content cache with the
+// credentials and TLS files of o (its repository, chart and version fields
+// are not used), and its provenance file with o.WantProv. Credentials go to
+// href's own host. The digest is not known beforehand, so the archive is
+// downloaded each time (Helm does the same), and kept by its digest.
+func (r *Resolver) FetchURL(ctx context.Context, href string, o LocateOptions) (*Located, error) {
+	e := Entry{URL: href, Username: o.Username, Password: o.Password, PassCredentialsAll: o.PassCredentials,
+		CAFile: o.TLS.CAFile, CertFile: o.TLS.CertFile, KeyFile: o.TLS.KeyFile, InsecureSkipTLSVerify: o.TLS.InsecureSkipVerify}
+	g, err := newGetter(e, href, r.timeout())
+	if err != nil {
+		return nil, err
+	}
+	body, err := g.get(ctx, href)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	cache := r.Archives()
+	d, p, err := cache.Put(body, "", r.maxArchive())
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch %s: %w", href, g.timedOut(ctx, err))
+	}
+	loc := &Located{ArchivePath: p, Digest: d, URL: href, Repo: href, Downloaded: true}
+	return loc, r.fetchProv(ctx, o, g, cache, loc)
+}
+
 // maxProvSize bounds a provenance file (a signed Chart.yaml and one hash).
 const maxProvSize = 1 << 20
 

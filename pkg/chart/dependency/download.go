@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -181,11 +179,7 @@ func (m *Manager) fetch(ctx context.Context, rf *repo.File, dep *chart.Dependenc
 		return nil
 	}
 	m.emit(Event{Kind: EventDownloading, Chart: dep.Name, Repo: dep.Repository})
-	name := loc.URL
-	if u, err := url.Parse(loc.URL); err == nil {
-		name = u.Path
-	}
-	name = path.Base(name)
+	name := repo.ArchiveFileName(loc.URL)
 	archive, err := os.ReadFile(loc.ArchivePath)
 	if err != nil {
 		return err
