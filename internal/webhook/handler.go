@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -23,9 +24,14 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
 
-// Path is the URL path the webhook serves (the Service path of the
-// MutatingWebhookConfiguration in manifests/).
-const Path = "/mutate"
+// The URL paths the webhook serves (the Service paths of the webhook
+// configurations in manifests/): PathMutate only stamps server-verified
+// facts (Stamper), PathValidate decides (Handler), after every mutating
+// webhook has run, so that what it judges is what will be stored.
+const (
+	PathMutate   = "/mutate"
+	PathValidate = "/validate"
+)
 
 // Reasons of the answers the handler gives without asking the decision,
 // besides ownership.ReasonSubResource and ownership.ReasonNotOwned
@@ -34,6 +40,9 @@ const (
 	ReasonBadRequest        = "BadRequest"
 	ReasonExcludedNamespace = "ExcludedNamespace"
 	ReasonHeadUnavailable   = "HeadUnavailable"
+	// ReasonAuthorizationUnavailable: a SubjectAccessReview failed; the
+	// request is refused (503), as when a head cannot be read.
+	ReasonAuthorizationUnavailable = "AuthorizationUnavailable"
 )
 
 // Options configure a Handler.
@@ -58,6 +67,11 @@ type Options struct {
 	Recorder EventRecorder
 	// Metrics counts requests and decisions; nil counts nothing.
 	Metrics *Metrics
+	// Authorizer answers whether a user may deploy or unlock a release,
+	// asked before a lock is taken, renewed, taken over or cleared; nil
+	// lets everyone (tests of other rules only: NewManager always sets
+	// one).
+	Authorizer Authorizer
 }
 
 // Handler is the ownership webhook's admission.Handler.
@@ -124,39 +138,18 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	if req.Namespace != "" && slices.Contains(h.opts.ExcludedNamespaces, req.Namespace) {
 		return answer{resp: admission.Allowed(""), reason: ReasonExcludedNamespace}
 	}
-	old, obj, err := decode(req)
+	r, lbl, err := request(req)
 	if err != nil {
 		return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
 	}
-	opts := requestOptions(req.Options.Raw)
-	recheck := mayBeReleaseOperation(string(req.Operation), opts)
-	r := ownership.Request{
-		Operation:    string(req.Operation),
-		User:         req.UserInfo.Username,
-		Groups:       req.UserInfo.Groups,
-		FieldManager: opts.FieldManager,
-		Kind: ownership.ObjectRef{
-			Group:     req.Kind.Group,
-			Version:   req.Kind.Version,
-			Kind:      req.Kind.Kind,
-			Namespace: req.Namespace,
-			Name:      objectName(req, old, obj),
-		},
-		Old:         old,
-		New:         obj,
-		SubResource: req.SubResource,
-	}
-
-	// The release: the old object's labels when it had them (so that
-	// removing them is judged against the release that owned it).
-	var lbl map[string]string
-	for _, u := range []*unstructured.Unstructured{old, obj} {
-		if u != nil && u.GetLabels()[ownership.LabelRelease] != "" {
-			lbl = u.GetLabels()
-			break
-		}
-	}
+	recheck := mayBeReleaseOperation(string(req.Operation), requestOptions(req.Options.Raw))
 	name := lbl[ownership.LabelRelease]
+	if reserved(r) && lbl[ownership.LabelRecord] == "" && r.New != nil {
+		d := ownership.Decision{Reason: ownership.ReasonReservedName, Message: fmt.Sprintf(
+			"%s: names starting with %q are kept for the records of kubectl-chart releases, which carry the label %s",
+			r.Kind, ownership.HeadName(""), ownership.LabelRecord)}
+		return answer{resp: denied(r, d), reason: d.Reason, request: r}
+	}
 	if name == "" {
 		// The objectSelector sends only labelled objects; be safe anyway.
 		return answer{resp: admission.Allowed(""), reason: ownership.ReasonNotOwned}
@@ -164,9 +157,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	a := answer{request: r, release: ownership.ObjectRef{Kind: "ConfigMap", Namespace: req.Namespace, Name: ownership.HeadName(name)}}
 
 	switch {
-	case req.Kind.Group == "" && req.Kind.Kind == "ConfigMap" && lbl[ownership.LabelRecord] == ownership.RecordHead:
-		return h.onHead(r, a)
-	case req.Kind.Group == "" && req.Kind.Kind == "Secret" && lbl[ownership.LabelRecord] == ownership.RecordRevision:
+	case isHead(r, lbl):
+		return h.onHead(ctx, r, a)
+	case isRecord(r, lbl):
 		return h.decide(ctx, r, a, req.Namespace, name, recheck, func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideRecord(h.opts.Config, r, head)
 		})
@@ -182,35 +175,157 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	}
 }
 
+// reserved tells whether r is on a ConfigMap or Secret whose name is that
+// of a release record (kubectl-chart.…).
+func reserved(r ownership.Request) bool {
+	return r.Kind.Group == "" && (r.Kind.Kind == "ConfigMap" || r.Kind.Kind == "Secret") && strings.HasPrefix(r.Kind.Name, ownership.HeadName(""))
+}
+
+func isHead(r ownership.Request, lbl map[string]string) bool {
+	return r.Kind.Group == "" && r.Kind.Kind == "ConfigMap" && lbl[ownership.LabelRecord] == ownership.RecordHead
+}
+
+func isRecord(r ownership.Request, lbl map[string]string) bool {
+	return r.Kind.Group == "" && r.Kind.Kind == "Secret" && lbl[ownership.LabelRecord] == ownership.RecordRevision
+}
+
+// request reads an admission request into the decision's terms, with the
+// labels that name the release: the old object's when it had them (so that
+// removing them is judged against the release that owned it).
+func request(req admission.Request) (ownership.Request, map[string]string, error) {
+	old, obj, err := decode(req)
+	if err != nil {
+		return ownership.Request{}, nil, err
+	}
+	opts := requestOptions(req.Options.Raw)
+	r := ownership.Request{
+		Operation:    string(req.Operation),
+		User:         req.UserInfo.Username,
+		Groups:       req.UserInfo.Groups,
+		FieldManager: opts.FieldManager,
+		Kind: ownership.ObjectRef{
+			Group:     req.Kind.Group,
+			Version:   req.Kind.Version,
+			Kind:      req.Kind.Kind,
+			Namespace: req.Namespace,
+			Name:      objectName(req, old, obj),
+		},
+		Old:         old,
+		New:         obj,
+		SubResource: req.SubResource,
+		UID:         req.UserInfo.UID,
+	}
+	if len(req.UserInfo.Extra) > 0 {
+		r.Extra = make(map[string][]string, len(req.UserInfo.Extra))
+		for k, v := range req.UserInfo.Extra {
+			r.Extra[k] = v
+		}
+	}
+	var lbl map[string]string
+	for _, u := range []*unstructured.Unstructured{old, obj} {
+		if u != nil && (u.GetLabels()[ownership.LabelRelease] != "" || u.GetLabels()[ownership.LabelRecord] != "") {
+			lbl = u.GetLabels()
+			break
+		}
+	}
+	return r, lbl, nil
+}
+
+// Stamper is the mutating webhook's handler (PathMutate): it stamps the
+// facts only the API server knows onto release records, as it
+// authenticated the request, and judges nothing (the validating webhook,
+// Handler, does, and denies a record whose stamps are not right):
+//
+//   - on a head, the lock user (ownership.AnnotationLockUser) of a lock
+//     taken, renewed or taken over; none once released;
+//   - on a revision record, applied-by (ownership.AnnotationAppliedBy)
+//     and on chunk 0 the record's seal (ownership.RecordSeal).
+type Stamper struct{ h *Handler }
+
+// Stamper returns the mutating handler that goes with h.
+func (h *Handler) Stamper() *Stamper { return &Stamper{h: h} }
+
+var _ admission.Handler = (*Stamper)(nil)
+
+// Handle stamps one admission request.
+func (s *Stamper) Handle(_ context.Context, req admission.Request) admission.Response {
+	if req.SubResource != "" || req.Operation == admissionv1.Delete || (req.Namespace != "" && slices.Contains(s.h.opts.ExcludedNamespaces, req.Namespace)) {
+		return admission.Allowed("")
+	}
+	r, lbl, err := request(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	switch {
+	case isHead(r, lbl):
+		old, new, _, err := requestHeads(r)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		return patched(ownership.HeadStamp(r, old, new, s.h.opts.Config.Now()))
+	case isRecord(r, lbl):
+		return patched(ownership.RecordStamp(s.h.opts.Config, r))
+	}
+	return admission.Allowed("")
+}
+
 // onHead judges a write to a release head: the old and new heads come with
 // the request. A new object that is not a readable head goes to the
 // decision as nil (it denies it).
-func (h *Handler) onHead(r ownership.Request, a answer) answer {
-	var oldHead, newHead *ownership.Head
-	var ref corev1.ObjectReference
+func (h *Handler) onHead(ctx context.Context, r ownership.Request, a answer) answer {
+	oldHead, newHead, ref, err := requestHeads(r)
+	if err != nil {
+		return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
+	}
+	a.head = &headEntry{ref: ref, head: oldHead}
+	if h.opts.Authorizer != nil {
+		verbs := ownership.HeadVerbs(r, oldHead, newHead, h.opts.Config.Now())
+		if len(verbs) > 0 {
+			r.Authorized = make(map[string]bool, len(verbs))
+			for _, verb := range verbs {
+				ok, err := h.opts.Authorizer.Allowed(ctx, Access{
+					User: r.User, UID: r.UID, Groups: r.Groups, Extra: r.Extra,
+					Verb: verb, Namespace: newHead.Namespace, Name: newHead.Release,
+				})
+				if err != nil {
+					// Fail closed, as without a head.
+					a.resp, a.reason = admission.Errored(http.StatusServiceUnavailable, err), ReasonAuthorizationUnavailable
+					return a
+				}
+				r.Authorized[verb] = ok
+			}
+			a.request = r
+		}
+	}
+	d := ownership.DecideHead(h.opts.Config, r, oldHead, newHead)
+	a.decision = &d
+	a.resp, a.reason = h.respond(r, d), d.Reason
+	return a
+}
+
+// requestHeads reads the heads of a request on a head ConfigMap: old and
+// new (nil when absent or unreadable: the decision judges that) and the
+// reference Events go to.
+func requestHeads(r ownership.Request) (old, new *ownership.Head, ref corev1.ObjectReference, err error) {
 	for _, u := range []*unstructured.Unstructured{r.Old, r.New} {
 		if u == nil {
 			continue
 		}
 		cm, err := toConfigMap(u)
 		if err != nil {
-			return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
+			return nil, nil, ref, err
 		}
 		if ref.Name == "" {
 			ref = headRef(cm)
 		}
-		head, _ := ownership.HeadFromConfigMap(cm) // unreadable: nil, and the decision judges that
+		head, _ := ownership.HeadFromConfigMap(cm) // unreadable: nil
 		if u == r.Old {
-			oldHead = head
+			old = head
 		} else {
-			newHead = head
+			new = head
 		}
 	}
-	a.head = &headEntry{ref: ref, head: oldHead}
-	d := ownership.DecideHead(h.opts.Config, r, oldHead, newHead)
-	a.decision = &d
-	a.resp, a.reason = h.respond(r, d), d.Reason
-	return a
+	return old, new, ref, nil
 }
 
 // decide judges a request with the head of release (namespace, name) from
@@ -268,19 +383,37 @@ func (e *headEntry) rvOrEmpty() string {
 }
 
 // respond turns a decision into an admission response.
+//
+// The validating webhook patches nothing: the stamps (lock user, applied-by,
+// record seal) are the mutating webhook's (Stamper). A decision that would
+// still stamp means the object lacks them, or another mutating webhook
+// changed them after ours: the request is denied.
 func (h *Handler) respond(r ownership.Request, d ownership.Decision) admission.Response {
+	if d.Allowed && len(d.Patch) > 0 && r.New != nil && !d.BreakGlass {
+		var keys []string
+		for _, op := range d.Patch {
+			keys = append(keys, op.Path)
+		}
+		d = ownership.Decision{Reason: ownership.ReasonStampMissing, Message: fmt.Sprintf(
+			"%s: the stamps of the kubectl-chart webhook (%s) are missing or were changed after it stamped them: is the MutatingWebhookConfiguration %s installed, and does another mutating webhook change them?",
+			r.Kind, strings.Join(keys, ", "), ownership.WebhookConfigurationName)}
+	}
 	if !d.Allowed {
 		return denied(r, d)
 	}
-	resp := admission.Allowed("")
-	if len(d.Patch) > 0 && r.New != nil {
-		ops := make([]jsonpatch.JsonPatchOperation, len(d.Patch))
-		for i, op := range d.Patch {
-			ops[i] = jsonpatch.JsonPatchOperation(op)
-		}
-		resp = admission.Patched("", ops...)
+	return admission.Allowed("").WithWarnings(d.Warnings...)
+}
+
+// patched is an allowed response carrying ops.
+func patched(ops []ownership.PatchOp) admission.Response {
+	if len(ops) == 0 {
+		return admission.Allowed("")
 	}
-	return resp.WithWarnings(d.Warnings...)
+	jops := make([]jsonpatch.JsonPatchOperation, len(ops))
+	for i, op := range ops {
+		jops[i] = jsonpatch.JsonPatchOperation(op)
+	}
+	return admission.Patched("", jops...)
 }
 
 // denied is a 403 whose status carries the decision's message (fields,

@@ -71,6 +71,23 @@ type Request struct {
 	Old, New *unstructured.Unstructured
 	// SubResource is the subresource written, if any (status, scale, …).
 	SubResource string
+	// UID and Extra are the rest of userInfo, for SubjectAccessReviews.
+	UID   string
+	Extra map[string][]string
+	// Authorized are the answers of the SubjectAccessReviews the webhook
+	// asked for the verbs LockChangeOf(…).Verbs() names (VerbDeploy,
+	// VerbUnlock on the release): true when the user may. A verb missing
+	// from a non-nil map is not authorised; a nil map means no authorizer
+	// is configured, and every verb is (unit tests, benchmarks).
+	Authorized map[string]bool
+}
+
+// may tells whether req's user may verb on the release.
+func (req Request) may(verb string) bool {
+	if req.Authorized == nil {
+		return true
+	}
+	return req.Authorized[verb]
 }
 
 // Head is what the decision needs of a release head. HeadFromConfigMap
@@ -100,6 +117,17 @@ type Head struct {
 	// Revisions are the revisions whose records exist, when known (nil:
 	// assume every revision from 1 to Revision).
 	Revisions []int
+	// LockID is the lock's token (a new one for every operation) and
+	// LockForced tells that its taker took over a live lock
+	// (--force-unlock).
+	LockID     string
+	LockForced bool
+	// Status is the release's status as the head says (pending-upgrade
+	// while an upgrade runs).
+	Status string
+	// Record is the seal of the revision record the running operation
+	// created (data key record), nil when none; see RecordSeal.
+	Record *RecordSeal
 }
 
 // Config configures the decision.
@@ -110,6 +138,34 @@ type Config struct {
 	// Now is the clock that tells whether a lock still holds; nil is
 	// time.Now.
 	Now func() time.Time
+	// MaxLockTTL caps a lock's expiry at now + MaxLockTTL (+ ClockSkew for
+	// the client's clock); 0 is DefaultMaxLockTTL.
+	MaxLockTTL time.Duration
+	// ClockSkew is how far ahead of the webhook's clock a client's may be;
+	// 0 is DefaultClockSkew.
+	ClockSkew time.Duration
+	// SealKey is the HMAC key of record seals (RecordSeal). Empty: records
+	// are not sealed and the release's writes are not tied to a record
+	// (unit tests of other rules).
+	SealKey []byte
+}
+
+// Defaults of Config.
+const (
+	// DefaultMaxLockTTL is ten times the plugin's default lock TTL (2m).
+	DefaultMaxLockTTL = 20 * time.Minute
+	DefaultClockSkew  = time.Minute
+)
+
+func (c Config) maxExpiry() time.Time {
+	ttl, skew := c.MaxLockTTL, c.ClockSkew
+	if ttl <= 0 {
+		ttl = DefaultMaxLockTTL
+	}
+	if skew <= 0 {
+		skew = DefaultClockSkew
+	}
+	return c.now().Add(ttl + skew)
 }
 
 func (c Config) now() time.Time {
@@ -147,6 +203,12 @@ const (
 	ReasonRecordDeleted          = "RecordDeleted"
 	ReasonNotLockHolder          = "NotLockHolder"
 	ReasonInvalidHead            = "InvalidHead"
+	ReasonNotAuthorized          = "NotAuthorized"
+	ReasonLockHeld               = "LockHeld"
+	ReasonLockTooLong            = "LockTooLong"
+	ReasonNoRecord               = "NoRecord"
+	ReasonReservedName           = "ReservedName"
+	ReasonStampMissing           = "StampMissing"
 
 	// Allowed.
 	ReasonLockHolder       = "LockHolder"
@@ -157,6 +219,8 @@ const (
 	ReasonBreakGlass       = "BreakGlass"
 	ReasonLockTaken        = "LockTaken"
 	ReasonLockReleased     = "LockReleased"
+	ReasonLockRenewed      = "LockRenewed"
+	ReasonLockTakenOver    = "LockTakenOver"
 	ReasonRecordCreated    = "RecordCreated"
 	ReasonStatusMoved      = "StatusMoved"
 	ReasonBeyondHistory    = "BeyondHistory"
@@ -193,6 +257,9 @@ type Decision struct {
 	// Patch stamps server-verified facts onto the new object: the lock user
 	// on a head, applied-by on a revision record. Empty for denials.
 	Patch []PatchOp
+	// Event, when set, is the reason of an Event to record on the release
+	// head although the request is allowed (EventLockTakenOver).
+	Event string
 }
 
 // PatchJSON is the JSON Patch of d (nil when it has none), as an
@@ -212,7 +279,7 @@ func (d Decision) EventReason(operation string) string {
 	case d.BreakGlass:
 		return EventBreakGlassWrite
 	case d.Allowed:
-		return ""
+		return d.Event
 	case operation == OperationDelete:
 		return EventBlockedDelete
 	default:
@@ -270,6 +337,31 @@ func fromOperation(req Request, h *Head, now time.Time) bool {
 		return false
 	}
 	return req.Operation == OperationDelete || req.FieldManager == FieldManager
+}
+
+// unrecorded says why h does not name a pending revision record created
+// by user, sealed by the webhook (RecordSeal), for its current revision;
+// "" when it does, or when the status is uninstalling (uninstall writes
+// under the record it moved to uninstalling), or when no SealKey is
+// configured.
+func (h *Head) unrecorded(cfg Config, user string) string {
+	switch {
+	case len(cfg.SealKey) == 0 || h.Status == "uninstalling":
+		return ""
+	case !isPending(h.Status):
+		return fmt.Sprintf("the head's status is %s, not pending", quoteEmpty(h.Status))
+	case h.Record == nil:
+		return "the head names no record"
+	case !h.Record.Valid(cfg.SealKey, h.Namespace, h.Release):
+		return "the head's record seal was not made by this webhook"
+	case h.Record.Revision != h.Revision:
+		return fmt.Sprintf("the head's record is of revision %d, its revision is %d", h.Record.Revision, h.Revision)
+	case h.Record.User != user:
+		return fmt.Sprintf("revision %d was recorded by user %s", h.Record.Revision, h.Record.User)
+	case !isPending(h.Record.Status):
+		return fmt.Sprintf("revision %d was recorded as %s, not pending", h.Record.Revision, h.Record.Status)
+	}
+	return ""
 }
 
 // describe is "release web (revision 3) in namespace apps".
@@ -344,6 +436,13 @@ func DecideObject(cfg Config, req Request, head *Head) Decision {
 			req.Kind, releaseLabel(req))}
 		return d
 	case fromOperation(req, head, now):
+		if req.Operation != OperationDelete {
+			if why := head.unrecorded(cfg, req.User); why != "" {
+				return finish(cfg, req, deny(ReasonNoRecord, fmt.Sprintf(
+					"%s: the operation of user %s on %s writes without a revision record: %s; every change a release makes is recorded first: run kubectl chart upgrade|rollback",
+					req.Kind, req.User, head.describe(), why)))
+			}
+		}
 		return allow(ReasonLockHolder, "from the running operation of "+head.describe())
 	case !head.inInventory(req.Kind):
 		d := allow(ReasonNotInInventory, "")
@@ -508,94 +607,6 @@ func annotationOf(u *unstructured.Unstructured, key string) (string, bool) {
 // Release heads
 // ---------------------------------------------------------------------------
 
-// DecideHead judges a write to a release head ConfigMap. old and new are
-// the heads read from req.Old and req.New (nil when absent; the webhook
-// passes a nil new when req.New is not a readable head, and the write is
-// denied).
-//
-//   - A lock taken or renewed (the lock in new differs from old's): allowed,
-//     and the lock user is stamped: AnnotationLockUser = req.User. A lock
-//     released: allowed, and the stamp removed. Otherwise the stamp keeps
-//     old's value: clients never write it.
-//   - Changes to the head's data (revision, status, inventory, …) or to its
-//     identity labels: only by the holder of a live lock (or in the request
-//     that takes the lock); denied for anyone else.
-//   - DELETE: only by the holder of a live lock (uninstall) and the system
-//     controllers (namespace deletion).
-//
-// Break-glass users and groups pass what would be denied.
-func DecideHead(cfg Config, req Request, old, new *Head) Decision {
-	now := cfg.now()
-	ref := req.Kind
-	if req.Operation == OperationDelete {
-		switch {
-		case systemController(req.User):
-			return allow(ReasonSystemController, "user "+req.User+" is a system controller")
-		case old.heldBy(req.User, now):
-			return allow(ReasonLockHolder, "from the running operation of "+old.describe())
-		}
-		what := "a release head"
-		if old != nil {
-			what = "the head of " + old.describe() + ", and " + old.lockState(now)
-		}
-		release, ns := headRelease(old, req)
-		return finish(cfg, req, deny(ReasonRecordDeleted, fmt.Sprintf("%s is %s; delete the release with: kubectl chart uninstall %s -n %s",
-			ref, what, release, ns)))
-	}
-	if new == nil {
-		return finish(cfg, req, deny(ReasonInvalidHead, fmt.Sprintf("%s is not a readable kubectl-chart release head", ref)))
-	}
-
-	oldLock := ""
-	if old != nil {
-		oldLock = old.LockData
-	}
-	var d Decision
-	taken := new.LockData != "" && new.LockData != oldLock
-	switch {
-	case taken:
-		d = allow(ReasonLockTaken, fmt.Sprintf("user %s holds the lock of release %s", req.User, new.Release))
-		d.Patch = setAnnotation(req.New, AnnotationLockUser, req.User)
-		if old.live(now) && old.LockUser != "" && old.LockUser != req.User {
-			d.Warnings = append(d.Warnings, fmt.Sprintf("took over the live lock of release %s held by user %s until %s",
-				new.Release, old.LockUser, old.LockExpires.UTC().Format(time.RFC3339)))
-		}
-	case new.LockData != oldLock: // released
-		d = allow(ReasonLockReleased, fmt.Sprintf("the lock of release %s is released", new.Release))
-		d.Patch = removeAnnotation(req.New, AnnotationLockUser)
-	default:
-		d = allow(ReasonNotOwned, "the lock of release "+new.Release+" is unchanged")
-		if v, ok := annotationOf(req.Old, AnnotationLockUser); ok && new.LockData != "" {
-			d.Patch = setAnnotation(req.New, AnnotationLockUser, v)
-		} else {
-			d.Patch = removeAnnotation(req.New, AnnotationLockUser)
-		}
-	}
-	if req.Operation == OperationCreate || req.Old == nil {
-		if req.Operation == OperationCreate && !taken {
-			d.Reason = ReasonRecordCreated
-		}
-		return d
-	}
-	if old.heldBy(req.User, now) {
-		if d.Reason == ReasonNotOwned {
-			d.Reason, d.Message = ReasonLockHolder, "from the running operation of "+old.describe()
-		}
-		return d
-	}
-	if fields := headChanges(req.Old, req.New); len(fields) > 0 && !taken {
-		state := "release " + new.Release + " has no head"
-		if old != nil {
-			state = old.lockState(now)
-		}
-		dd := deny(ReasonRecordDataChanged, fmt.Sprintf("%s: %s of the head of %s %s written only by the release's running operation, and %s; use kubectl chart upgrade|rollback|uninstall %s -n %s",
-			ref, listFields(fields), new.describe(), isAre(len(fields)), state, new.Release, new.Namespace), fields...)
-		dd.Patch = d.Patch
-		return finish(cfg, req, dd)
-	}
-	return d
-}
-
 // headRelease is the release and namespace of a head, for messages.
 func headRelease(h *Head, req Request) (string, string) {
 	if h != nil {
@@ -609,7 +620,7 @@ func headRelease(h *Head, req Request) (string, string) {
 }
 
 // headIdentityLabels are the labels that make a ConfigMap a release's head.
-var headIdentityLabels = []string{LabelRelease, LabelRecord}
+var headIdentityLabels = []string{LabelRelease, LabelRecord, LabelApplySetID}
 
 // headChanges are the head's data keys (the lock aside) and identity
 // labels that differ between old and new, as field paths.
@@ -658,12 +669,15 @@ const (
 	headKeyDeployed  = "deployed"
 	headKeyInventory = "inventory"
 	headKeyLock      = "lock"
+	headKeyStatus    = "status"
+	headKeyRecord    = "record"
 )
 
 // HeadFromConfigMap reads a release head ConfigMap: the release (label
-// LabelRelease), the revisions (data keys revision, deployed), the
-// inventory (data key inventory, JSON), the lock (data key lock, JSON) and
-// the lock user (annotation AnnotationLockUser). HistoryMax and Revisions
+// LabelRelease), the revisions (data keys revision, deployed), the status,
+// the inventory (data key inventory, JSON), the lock (data key lock, JSON),
+// the record seal (data key record, JSON) and the lock user (annotation
+// AnnotationLockUser). HistoryMax and Revisions
 // are not kept on the head: they are left zero.
 func HeadFromConfigMap(cm *corev1.ConfigMap) (*Head, error) {
 	ref := "ConfigMap/" + cm.Namespace + "/" + cm.Name
@@ -687,11 +701,21 @@ func HeadFromConfigMap(cm *corev1.ConfigMap) (*Head, error) {
 		var l struct {
 			Holder  string    `json:"holder"`
 			Expires time.Time `json:"expires"`
+			ID      string    `json:"id"`
+			Forced  bool      `json:"forced"`
 		}
 		if err := json.Unmarshal([]byte(v), &l); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", ref, headKeyLock, err)
 		}
-		h.LockData, h.LockHolder, h.LockExpires = v, l.Holder, l.Expires
+		h.LockData, h.LockHolder, h.LockExpires, h.LockID, h.LockForced = v, l.Holder, l.Expires, l.ID, l.Forced
+	}
+	h.Status = cm.Data[headKeyStatus]
+	if v := cm.Data[headKeyRecord]; v != "" {
+		seal, err := ParseRecordSeal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", ref, headKeyRecord, err)
+		}
+		h.Record = &seal
 	}
 	return h, nil
 }
@@ -755,20 +779,20 @@ func DecideRecord(cfg Config, req Request, head *Head) Decision {
 	}
 	switch req.Operation {
 	case OperationCreate:
-		stamp := setAnnotation(req.New, AnnotationAppliedBy, req.User)
+		if d, ok := recordName(req); !ok {
+			return finish(cfg, req, d)
+		}
 		if head.heldBy(req.User, now) {
 			d := allow(ReasonRecordCreated, fmt.Sprintf("%s created by user %s", about, req.User))
-			d.Patch = stamp
+			d.Patch = RecordStamp(cfg, req)
 			return d
 		}
 		state := "release " + releaseLabel(req) + " has no head"
 		if head != nil {
 			state = head.lockState(now)
 		}
-		d := deny(ReasonNotLockHolder, fmt.Sprintf("%s: %s is created only by the release's running operation, and %s; use kubectl chart upgrade|rollback",
-			ref, about, state))
-		d.Patch = stamp
-		return finish(cfg, req, d)
+		return finish(cfg, req, deny(ReasonNotLockHolder, fmt.Sprintf("%s: %s is created only by the release's running operation, and %s; use kubectl chart upgrade|rollback",
+			ref, about, state)))
 
 	case OperationDelete:
 		switch {
@@ -806,6 +830,17 @@ func DecideRecord(cfg Config, req Request, head *Head) Decision {
 		return finish(cfg, req, deny(ReasonOwnershipLabelsRemoved, fmt.Sprintf("%s: %s identify %s: they cannot change",
 			ref, listFields(labelFields), about), labelFields...))
 	}
+	holder := head.heldBy(req.User, now)
+	if !holder {
+		if fields := metadataChanges(req.Old, req.New); len(fields) > 0 {
+			state := "release " + releaseLabel(req) + " has no head"
+			if head != nil {
+				state = head.lockState(now)
+			}
+			return finish(cfg, req, deny(ReasonRecordDataChanged, fmt.Sprintf("%s: %s of %s %s written only by the release's running operation, and %s; history is changed only by kubectl chart upgrade|rollback|uninstall",
+				ref, listFields(fields), about, isAre(len(fields)), state), fields...))
+		}
+	}
 	var d Decision
 	from, to := labelOf(req.Old, LabelStatus), labelOf(req.New, LabelStatus)
 	switch {
@@ -822,12 +857,82 @@ func DecideRecord(cfg Config, req Request, head *Head) Decision {
 			"%s: the status of %s cannot move from %s to %s: it only moves forward (pending-* → deployed | failed, deployed → superseded, → uninstalled)%s",
 			ref, about, quoteEmpty(from), quoteEmpty(to), rollback), FormatPath(fieldpath.MakePathOrDie("metadata", "labels", LabelStatus))))
 	}
-	if v, ok := annotationOf(req.Old, AnnotationAppliedBy); ok {
-		d.Patch = setAnnotation(req.New, AnnotationAppliedBy, v)
-	} else {
-		d.Patch = removeAnnotation(req.New, AnnotationAppliedBy)
+	if holder && d.Reason == ReasonNotOwned {
+		d.Reason = ReasonLockHolder
 	}
+	d.Patch = RecordStamp(cfg, req)
 	return d
+}
+
+// recordStamps are the annotations the webhook stamps on revision records.
+var recordStamps = []string{AnnotationAppliedBy, AnnotationRecordSeal}
+
+// RecordStamp is the patch that makes a revision record's stamps right:
+// on CREATE, applied-by = req.User and, on chunk 0 when cfg has a SealKey,
+// the record's seal (RecordSeal), whatever the client wrote; on UPDATE,
+// the old object's values.
+func RecordStamp(cfg Config, req Request) []PatchOp {
+	if req.New == nil {
+		return nil
+	}
+	want := map[string]string{}
+	if req.Operation == OperationCreate {
+		want[AnnotationAppliedBy] = req.User
+		if chunk := labelOf(req.New, LabelChunk); len(cfg.SealKey) > 0 && (chunk == "" || chunk == "0") {
+			seal := RecordSeal{Revision: recordRevision(req), User: req.User, Status: labelOf(req.New, LabelStatus), Digest: RecordDigest(req.New)}
+			want[AnnotationRecordSeal] = seal.Sealed(cfg.SealKey, req.Kind.Namespace, releaseLabel(req)).JSON()
+		}
+	} else {
+		for _, k := range recordStamps {
+			if v, ok := annotationOf(req.Old, k); ok {
+				want[k] = v
+			}
+		}
+	}
+	return annotationPatch(req.New, want, recordStamps)
+}
+
+// recordName checks a new record's name and type: a Secret labelled as
+// chunk C of revision N of release R is named RevisionChunkName(R, N, C)
+// and has type SecretTypeRelease.
+func recordName(req Request) (Decision, bool) {
+	rel, rev := releaseLabel(req), recordRevision(req)
+	chunk, err := strconv.Atoi(labelOf(req.New, LabelChunk))
+	if labelOf(req.New, LabelChunk) == "" {
+		chunk, err = 0, nil
+	}
+	typ, _, _ := unstructured.NestedString(req.New.Object, "type")
+	switch {
+	case rev < 1 || err != nil || chunk < 0:
+		return deny(ReasonReservedName, fmt.Sprintf("%s: a Secret labelled %s=%s needs a revision (≥ 1) and a chunk number in its labels %s and %s",
+			req.Kind, LabelRecord, RecordRevision, LabelRevision, LabelChunk)), false
+	case req.Kind.Name != RevisionChunkName(rel, rev, chunk):
+		return deny(ReasonReservedName, fmt.Sprintf("%s: a Secret labelled as chunk %d of revision %d of release %s must be named %s",
+			req.Kind, chunk, rev, rel, RevisionChunkName(rel, rev, chunk))), false
+	case typ != SecretTypeRelease:
+		return deny(ReasonReservedName, fmt.Sprintf("%s: a revision record has type %s, not %s", req.Kind, SecretTypeRelease, quoteEmpty(typ))), false
+	}
+	return Decision{}, true
+}
+
+// metadataChanges are the labels and annotations (as field paths) that
+// differ between old and new.
+func metadataChanges(old, new *unstructured.Unstructured) []string {
+	var fields []string
+	for _, what := range []string{"labels", "annotations"} {
+		om, _, _ := unstructured.NestedFieldNoCopy(old.Object, "metadata", what)
+		nm, _, _ := unstructured.NestedFieldNoCopy(new.Object, "metadata", what)
+		o, _ := om.(map[string]any)
+		n, _ := nm.(map[string]any)
+		for _, k := range unionKeys(o, n) {
+			ov, oOK := o[k]
+			nv, nOK := n[k]
+			if oOK != nOK || !equal(ov, nv) {
+				fields = append(fields, FormatPath(fieldpath.MakePathOrDie("metadata", what, k)))
+			}
+		}
+	}
+	return fields
 }
 
 func quoteEmpty(s string) string {
@@ -930,6 +1035,37 @@ func setAnnotation(obj *unstructured.Unstructured, key, v string) []PatchOp {
 		return nil
 	}
 	return []PatchOp{{Operation: "add", Path: "/metadata/annotations/" + escapePointer(key), Value: v}}
+}
+
+// annotationPatch is the patch that gives obj's annotations of keys the
+// values of want (a key of keys absent from want is removed).
+func annotationPatch(obj *unstructured.Unstructured, want map[string]string, keys []string) []PatchOp {
+	if obj == nil {
+		return nil
+	}
+	meta, ok := obj.Object["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	if !ok || ann == nil {
+		if len(want) == 0 {
+			return nil
+		}
+		if !ok {
+			return []PatchOp{{Operation: "add", Path: "/metadata", Value: map[string]any{"annotations": want}}}
+		}
+		return []PatchOp{{Operation: "add", Path: "/metadata/annotations", Value: want}}
+	}
+	var ops []PatchOp
+	for _, k := range keys {
+		cur, has := ann[k]
+		v, wanted := want[k]
+		switch {
+		case wanted && (!has || cur != v):
+			ops = append(ops, PatchOp{Operation: "add", Path: "/metadata/annotations/" + escapePointer(k), Value: v})
+		case !wanted && has:
+			ops = append(ops, PatchOp{Operation: "remove", Path: "/metadata/annotations/" + escapePointer(k)})
+		}
+	}
+	return ops
 }
 
 // removeAnnotation is the patch that removes annotation key from obj (none

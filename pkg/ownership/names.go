@@ -44,6 +44,11 @@ const (
 	// AnnotationLockUser is stamped by the webhook on the head when a lock is
 	// taken: the user that took it, as the API server authenticated it.
 	AnnotationLockUser = "kubectl-chart.io/lock-user"
+	// AnnotationRecordSeal is stamped by the webhook on chunk 0 of a revision
+	// record when it is created: a RecordSeal (JSON), the webhook's proof
+	// that the record passed it, created by the user it names. The plugin
+	// copies it into the head (data key record) before it writes objects.
+	AnnotationRecordSeal = "kubectl-chart.io/record-seal"
 
 	// AnnotationResourcePolicy with value "keep" leaves an object in place
 	// on uninstall and prune. Helm's HelmResourcePolicy is honoured too.
@@ -57,6 +62,18 @@ const (
 const (
 	RecordHead     = "head"
 	RecordRevision = "revision"
+)
+
+// The virtual resource whose verbs authorise release operations: the
+// webhook asks a SubjectAccessReview for verb VerbDeploy (take, renew or
+// clear one's lock) or VerbUnlock (take over or clear another user's lock)
+// on resource ResourceReleases of group APIGroup, named after the release,
+// in its namespace. No such API exists: RBAC rules may name any resource.
+const (
+	APIGroup         = "kubectl-chart.io"
+	ResourceReleases = "releases"
+	VerbDeploy       = "deploy"
+	VerbUnlock       = "unlock"
 )
 
 // SecretTypeRelease is the Secret type of revision records.
@@ -108,6 +125,9 @@ const (
 	// EventBreakGlassWrite: a write that would have been denied was allowed
 	// for a break-glass user or group.
 	EventBreakGlassWrite = "BreakGlassWrite"
+	// EventLockTakenOver: a live lock of another user was taken over or
+	// cleared (--force-unlock) by a user authorised to unlock.
+	EventLockTakenOver = "LockTakenOver"
 )
 
 // Users of the controllers that may delete owned objects and remove their

@@ -176,6 +176,7 @@ func decodeHead(cm *corev1.ConfigMap) (*Head, error) {
 		l.User = cm.Annotations[ownership.AnnotationLockUser]
 		h.Lock = &l
 	}
+	h.Record = cm.Data[HeadKeyRecord]
 	return h, nil
 }
 
@@ -216,6 +217,11 @@ func encodeHead(cm *corev1.ConfigMap, h *Head, tooling string) error {
 	cm.Data[HeadKeyDeployed] = strconv.Itoa(h.Deployed)
 	cm.Data[HeadKeyStatus] = string(h.Status)
 	cm.Data[HeadKeyInventory] = string(invJSON)
+	if h.Record != "" {
+		cm.Data[HeadKeyRecord] = h.Record
+	} else {
+		delete(cm.Data, HeadKeyRecord)
+	}
 	return nil
 }
 
@@ -510,6 +516,7 @@ func (s *KubeStore) CreateRevision(ctx context.Context, r *Revision) error {
 	}
 	r.Updated = created.CreationTimestamp.UTC()
 	r.AppliedBy = created.Annotations[ownership.AnnotationAppliedBy]
+	r.Seal = created.Annotations[ownership.AnnotationRecordSeal]
 	return nil
 }
 
@@ -663,6 +670,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 	r.Status = Status(sec.Labels[ownership.LabelStatus])
 	r.Description = describeRead(r.Description, sec.Annotations[AnnotationDescription], r.Status)
 	r.AppliedBy = sec.Annotations[ownership.AnnotationAppliedBy]
+	r.Seal = sec.Annotations[ownership.AnnotationRecordSeal]
 	r.Updated = sec.CreationTimestamp.UTC()
 	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationUpdated]); err == nil {
 		r.Updated = t.UTC()

@@ -61,10 +61,12 @@ func newLockSettings(holder string, ttl time.Duration, now func() time.Time) loc
 // its turn like any other.
 func (s lockSettings) take(release string, cur *Lock, operation string, force bool) (*Lock, error) {
 	now := s.now().UTC()
-	if cur != nil && !cur.Expired(now) && !force {
+	live := cur != nil && !cur.Expired(now)
+	if live && !force {
 		return nil, &LockedError{Release: release, Lock: *cur}
 	}
 	return &Lock{
+		Forced:    live,
 		Holder:    s.holder,
 		Operation: operation,
 		Started:   now,

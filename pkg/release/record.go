@@ -21,6 +21,11 @@ const (
 	HeadKeyInventory = "inventory"
 	// HeadKeyLock holds the lock as JSON; absent when the release is unlocked.
 	HeadKeyLock = "lock"
+	// HeadKeyRecord holds the webhook's seal of the revision record the
+	// head's revision names (ownership.RecordSeal, JSON): the proof the
+	// webhook asks for before it lets the operation write objects. Absent
+	// without the webhook.
+	HeadKeyRecord = "record"
 )
 
 // Keys of a revision record Secret's data.

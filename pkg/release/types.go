@@ -121,6 +121,10 @@ type Revision struct {
 	// AppliedBy is the user that created the record, as stamped by the
 	// webhook (empty without it). Read-only: set from the record's annotation.
 	AppliedBy string `json:"-"`
+	// Seal is the webhook's seal of the record (ownership.RecordSeal as
+	// JSON; empty without the webhook). Read-only: set from the record's
+	// annotation when it is created or read.
+	Seal string `json:"-"`
 	// Updated is when the status last moved (from the record's metadata).
 	Updated time.Time `json:"-"`
 }
@@ -135,6 +139,10 @@ type Lock struct {
 	Expires   time.Time `json:"expires"`
 	// ID is a random token identifying this holder.
 	ID string `json:"id"`
+	// Forced is set when the lock was taken over from a live one
+	// (--force-unlock): the webhook lets only users authorised to unlock
+	// the release do that.
+	Forced bool `json:"forced,omitempty"`
 	// User is the server-verified user (the webhook's lock-user stamp);
 	// read-only.
 	User string `json:"-"`
@@ -158,6 +166,10 @@ type Head struct {
 	// never orphans an object.
 	Inventory []ObjectRef `json:"inventory"`
 	Lock      *Lock       `json:"lock,omitempty"`
+	// Record is the seal of Revision's record (Revision.Seal), which the
+	// webhook checks before the operation writes objects; empty without
+	// the webhook.
+	Record string `json:"record,omitempty"`
 	// ResourceVersion of the head ConfigMap, for optimistic concurrency.
 	ResourceVersion string `json:"-"`
 }

@@ -1,0 +1,161 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+)
+
+// Authorizer tells whether a user may do verb on a release: the
+// SubjectAccessReview the ownership rules ask before a lock moves.
+type Authorizer interface {
+	Allowed(ctx context.Context, a Access) (bool, error)
+}
+
+// Access is one question to an Authorizer: may the user (as the admission
+// request authenticated it) do Verb on release Name in Namespace?
+type Access struct {
+	User   string
+	UID    string
+	Groups []string
+	Extra  map[string][]string
+	Verb   string
+	// Namespace and Name are the release's.
+	Namespace, Name string
+}
+
+// key identifies a by every field, for the cache.
+func (a Access) key() string {
+	h := sha256.New()
+	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
+	w(a.User)
+	w(a.UID)
+	groups := slices.Clone(a.Groups)
+	slices.Sort(groups)
+	w(strings.Join(groups, "\x01"))
+	keys := make([]string, 0, len(a.Extra))
+	for k := range a.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w(k)
+		w(strings.Join(a.Extra[k], "\x01"))
+	}
+	w(a.Verb)
+	w(a.Namespace)
+	w(a.Name)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CachedAuthorizer asks the API server with SubjectAccessReviews on the
+// virtual resource releases.kubectl-chart.io and keeps each answer for a
+// while, as the API server's own webhook authorizer does
+// (--authorization-webhook-cache-authorized-ttl, …-unauthorized-ttl): a
+// running operation renews its lock every TTL/3, and each renewal would
+// otherwise cost a round trip.
+type CachedAuthorizer struct {
+	reviews authorizationclient.SubjectAccessReviewInterface
+	// AllowedTTL and DeniedTTL are how long answers are kept.
+	AllowedTTL, DeniedTTL time.Duration
+	// MaxEntries bounds the cache; when full, expired answers go first,
+	// then everything.
+	MaxEntries int
+	now        func() time.Time
+
+	mu      sync.Mutex
+	answers map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	allowed bool
+	expires time.Time
+}
+
+// Default cache times of a CachedAuthorizer: a granted permission is
+// trusted for a minute, a refusal for five seconds (so that a binding just
+// created is seen almost at once).
+const (
+	DefaultAllowedTTL = time.Minute
+	DefaultDeniedTTL  = 5 * time.Second
+	defaultMaxEntries = 10000
+)
+
+// NewCachedAuthorizer returns an authorizer that creates
+// SubjectAccessReviews with reviews.
+func NewCachedAuthorizer(reviews authorizationclient.SubjectAccessReviewInterface) *CachedAuthorizer {
+	return &CachedAuthorizer{
+		reviews:    reviews,
+		AllowedTTL: DefaultAllowedTTL,
+		DeniedTTL:  DefaultDeniedTTL,
+		MaxEntries: defaultMaxEntries,
+		now:        time.Now,
+		answers:    map[string]cachedAnswer{},
+	}
+}
+
+// Allowed answers from the cache, or else with a SubjectAccessReview for
+// verb on releases.kubectl-chart.io/Name in Namespace.
+func (c *CachedAuthorizer) Allowed(ctx context.Context, a Access) (bool, error) {
+	key := a.key()
+	now := c.now()
+	c.mu.Lock()
+	ans, ok := c.answers[key]
+	c.mu.Unlock()
+	if ok && now.Before(ans.expires) {
+		return ans.allowed, nil
+	}
+	extra := make(map[string]authorizationv1.ExtraValue, len(a.Extra))
+	for k, v := range a.Extra {
+		extra[k] = v
+	}
+	review, err := c.reviews.Create(ctx, &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   a.User,
+			UID:    a.UID,
+			Groups: a.Groups,
+			Extra:  extra,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: a.Namespace,
+				Verb:      a.Verb,
+				Group:     ownership.APIGroup,
+				Resource:  ownership.ResourceReleases,
+				Name:      a.Name,
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("SubjectAccessReview %s %s.%s/%s in namespace %s for user %s: %w",
+			a.Verb, ownership.ResourceReleases, ownership.APIGroup, a.Name, a.Namespace, a.User, err)
+	}
+	allowed := review.Status.Allowed && !review.Status.Denied
+	ttl := c.DeniedTTL
+	if allowed {
+		ttl = c.AllowedTTL
+	}
+	c.mu.Lock()
+	if len(c.answers) >= c.MaxEntries {
+		for k, v := range c.answers {
+			if !now.Before(v.expires) {
+				delete(c.answers, k)
+			}
+		}
+		if len(c.answers) >= c.MaxEntries {
+			clear(c.answers)
+		}
+	}
+	c.answers[key] = cachedAnswer{allowed: allowed, expires: now.Add(ttl)}
+	c.mu.Unlock()
+	return allowed, nil
+}
