@@ -456,7 +456,7 @@ func (t *timer) run(ctx context.Context, n int, timed bool) error {
 		t.allocs += after.TotalAlloc - before.TotalAlloc
 	}
 	for i := range n {
-		r := httptest.NewRequest(http.MethodPost, webhook.Path, bytes.NewReader(t.review))
+		r := httptest.NewRequest(http.MethodPost, webhook.PathValidate, bytes.NewReader(t.review))
 		r.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		start := time.Now()

@@ -79,6 +79,17 @@ type Result struct {
 	RolledBack string
 }
 
+// Takeovers are the fields the operation took from other field managers
+// (Changes' Taken, in order): fields the previous revision applied, taken
+// back, and with --force-conflicts any other. The revision's description
+// names them too.
+func (r *Result) Takeovers() []apply.Takeover {
+	if r == nil {
+		return nil
+	}
+	return apply.Takeovers(r.Changes)
+}
+
 // refOf names an object.
 func refOf(u *unstructured.Unstructured) release.ObjectRef {
 	gvk := u.GroupVersionKind()
@@ -157,6 +168,7 @@ func (c *Config) recoverStale(ctx context.Context, h *release.Head) error {
 	for _, r := range hist {
 		if r.Revision > h.Revision {
 			h.Revision = r.Revision
+			h.Record = r.Seal
 			h.Inventory = union(h.Inventory, r.Inventory)
 		}
 		if r.Status.IsPending() {

@@ -25,9 +25,10 @@ const WebhookConfigurationName = "chart-webhook"
 const MaxOwnershipEvents = 5
 
 // Event reasons status shows: the webhook records denials with a reason
-// starting with Blocked and break-glass writes with one starting with
-// BreakGlass, on the release head ConfigMap.
-var ownershipReasonPrefixes = []string{"Blocked", "BreakGlass"}
+// starting with Blocked, break-glass writes with one starting with
+// BreakGlass, and locks taken over (--force-unlock) as LockTakenOver, on
+// the release head ConfigMap.
+var ownershipReasonPrefixes = []string{"Blocked", "BreakGlass", "LockTakenOver"}
 
 // StatusMissing is the status of an owned object that does not exist.
 const StatusMissing = "missing"

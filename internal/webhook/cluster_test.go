@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,9 @@ func runWebhook() (*running, error) {
 	o.BreakGlassUsers = []string{userCarol}
 	o.BreakGlassGroups = []string{breakGlassGroup}
 	o.Registry = r.registry
+	o.SealKey = testSealKey
+	// Short, so that a test that binds a role sees it at once.
+	o.AuthorizationDeniedTTL = 100 * time.Millisecond
 	o.Logger = zap.New(zap.WriteTo(logOut), zap.UseDevMode(true))
 	log.SetLogger(o.Logger)
 	cfg := sa.Config()
@@ -182,6 +186,20 @@ func applyRBAC(ctx context.Context, cs kubernetes.Interface) error {
 		}
 	}
 	return nil
+}
+
+// testSealKey is the seal key of the webhook of this package's tests (a
+// second webhook answering the same API server must use the same).
+var testSealKey = []byte("kubectl-chart test seal key, 32b")
+
+// testSealKeyFile writes testSealKey for a chart-webhook process
+// (--seal-key-file).
+func testSealKeyFile(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "seal.key")
+	if err := os.WriteFile(p, testSealKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func freeAddress() (string, error) {
@@ -286,10 +304,6 @@ func install(t testing.TB, name string) *fixture {
 	if h.Lock.User != userDeployer {
 		t.Errorf("lock user stamped on the new head = %q, want %q", h.Lock.User, userDeployer)
 	}
-	h.Revision, h.Status, h.Inventory = 1, release.StatusPendingInstall, f.inventory()
-	if err := f.store.UpdateHead(ctx, h); err != nil {
-		t.Fatalf("update head: %v", err)
-	}
 	rev := &release.Revision{
 		Name: name, Namespace: f.ns, Revision: 1, Status: release.StatusPendingInstall,
 		Chart:    release.ChartInfo{Name: "web", Version: "1.0.0"},
@@ -301,6 +315,15 @@ func install(t testing.TB, name string) *fixture {
 	}
 	if rev.AppliedBy != userDeployer {
 		t.Errorf("applied-by stamped on revision 1 = %q, want %q", rev.AppliedBy, userDeployer)
+	}
+	if seal, err := ownership.ParseRecordSeal(rev.Seal); err != nil || !seal.Valid(testSealKey, f.ns, name) || seal.User != userDeployer || seal.Revision != 1 {
+		t.Errorf("seal stamped on revision 1 = %q (%v), want a valid seal of revision 1 by %s", rev.Seal, err, userDeployer)
+	}
+	// The record first, then the head names it: objects are written only
+	// under a sealed pending record.
+	h.Revision, h.Status, h.Inventory, h.Record = 1, release.StatusPendingInstall, f.inventory(), rev.Seal
+	if err := f.store.UpdateHead(ctx, h); err != nil {
+		t.Fatalf("update head: %v", err)
 	}
 	f.apply(t, f.deployer, "apps/v1", "deployments", deploymentName, map[string]any{
 		"spec": map[string]any{
@@ -332,6 +355,33 @@ func install(t testing.TB, name string) *fixture {
 // with field manager kubectl-chart.
 func (f *fixture) apply(t testing.TB, u *user, apiVersion, resource, name string, body map[string]any) {
 	t.Helper()
+	if err := f.tryApply(t, u, apiVersion, resource, name, body); err != nil {
+		t.Fatalf("apply %s/%s as %s: %v", resource, name, u.name, err)
+	}
+}
+
+// record has the lock holder h record revision rev as the plugin does
+// before it writes objects: a pending record, then the head naming it with
+// the webhook's seal.
+func (f *fixture) record(t testing.TB, h *release.Head, rev int) {
+	t.Helper()
+	r := &release.Revision{
+		Name: f.name, Namespace: f.ns, Revision: rev, Status: release.StatusPendingUpgrade,
+		Chart: release.ChartInfo{Name: "web", Version: "1.0.0"}, Manifest: "...", Inventory: f.inventory(),
+		Operation: "upgrade", Started: time.Now().UTC(),
+	}
+	if err := f.store.CreateRevision(t.Context(), r); err != nil {
+		t.Fatalf("create revision %d: %v", rev, err)
+	}
+	h.Revision, h.Status, h.Record = rev, release.StatusPendingUpgrade, r.Seal
+	if err := f.store.UpdateHead(t.Context(), h); err != nil {
+		t.Fatalf("update head: %v", err)
+	}
+}
+
+// tryApply is apply that returns the error.
+func (f *fixture) tryApply(t testing.TB, u *user, apiVersion, resource, name string, body map[string]any) error {
+	t.Helper()
 	kind := map[string]string{"deployments": "Deployment", "configmaps": "ConfigMap"}[resource]
 	obj := map[string]any{
 		"apiVersion": apiVersion,
@@ -354,9 +404,7 @@ func (f *fixture) apply(t testing.TB, u *user, apiVersion, resource, name string
 	case "configmaps":
 		_, err = u.cs.CoreV1().ConfigMaps(f.ns).Patch(t.Context(), name, types.ApplyPatchType, data, opts)
 	}
-	if err != nil {
-		t.Fatalf("apply %s/%s as %s: %v", resource, name, u.name, err)
-	}
+	return err
 }
 
 // headEvents lists the Events on the release head, as `kubectl chart

@@ -496,10 +496,18 @@ func TestKubectlEditOfRevisionRecordIsDenied(t *testing.T) {
 		t.Fatalf("revision 1 status = %q, want superseded", got)
 	}
 
-	sc.kubectl(t, alice, sc.ns, editor(t, "/^data:/a\\\n  forged: Zm9yZ2Vk"), "edit", v1).
-		denied(t, "revision 1 of release records in namespace "+sc.ns, "is written once", "data.forged cannot change")
+	// Records are immutable Secrets: the API server's own validation
+	// refuses a change of their data before the validating webhook would.
+	if r := sc.kubectl(t, alice, sc.ns, editor(t, "/^data:/a\\\n  forged: Zm9yZ2Vk"), "edit", v1); r.code == 0 || !strings.Contains(r.stderr, "is invalid") {
+		t.Errorf("kubectl edit of a record's data: want it refused as invalid, got %s", r)
+	}
 	sc.kubectl(t, alice, sc.ns, nil, "label", "--overwrite", v1, ownership.LabelStatus+"=deployed").
-		denied(t, "cannot move from superseded to deployed", "kubectl chart rollback records 1 -n "+sc.ns)
+		denied(t, `metadata.labels["kubectl-chart.io/status"] of revision 1 of release records`, "written only by the release's running operation")
+	sc.kubectl(t, alice, sc.ns, nil, "annotate", "--overwrite", v1, release.AnnotationDescription+"=forged").
+		denied(t, "written only by the release's running operation")
+	if got := sc.chart(t, alice, sc.ns, "history", sc.name).ok(t).stdout; strings.Contains(got, "forged") || !strings.Contains(got, "superseded") {
+		t.Errorf("history after denied record edits:\n%s", got)
+	}
 	if got := sc.jsonpath(t, v1, ".data.forged"); got != "" {
 		t.Errorf("revision 1 has data.forged = %q after a denied edit", got)
 	}
@@ -573,7 +581,8 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 		"--kubeconfig", env.KubeconfigPath(),
 		"--cert-dir", env.Envtest().WebhookInstallOptions.LocalServingCertDir,
 		"--host", "127.0.0.1", "--port", portNum,
-		"--health-probe-bind-address", probe, "--metrics-bind-address", metrics)
+		"--health-probe-bind-address", probe, "--metrics-bind-address", metrics, "--metrics-secure=false",
+		"--seal-key-file", testSealKeyFile(t))
 	proc.Stdout, proc.Stderr = &logs, &logs
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
@@ -584,24 +593,25 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 		_ = waitProc()
 	})
 
-	// manifests/' webhook, pointed at the process and at this namespace.
-	hook, err := manifestWebhook()
+	// manifests/' webhook configurations, pointed at the process and at
+	// this namespace. The validating one is called in parallel with the
+	// package's: a request the process cannot answer fails whatever the
+	// other says.
+	_, hook, err := manifestWebhooks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The API server calls mutating webhooks in the order of their
-	// configurations' names: this one ("chart-webhook-closed-…") before the
-	// package's ("chart-webhook-envtest"), so none of the writes below is
-	// answered by the webhook still running in the test process.
 	hook.Name = "chart-webhook-closed-" + sc.ns
 	hook.Annotations = nil
-	w := &hook.Webhooks[0]
-	url := "https://" + port + Path
-	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: env.Envtest().WebhookInstallOptions.LocalServingCAData}
-	w.NamespaceSelector.MatchExpressions = append(w.NamespaceSelector.MatchExpressions, metav1.LabelSelectorRequirement{
-		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{sc.ns},
-	})
-	hooks := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations()
+	url := "https://" + port + PathValidate
+	for i := range hook.Webhooks {
+		w := &hook.Webhooks[i]
+		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: env.Envtest().WebhookInstallOptions.LocalServingCAData}
+		w.NamespaceSelector.MatchExpressions = append(w.NamespaceSelector.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{sc.ns},
+		})
+	}
+	hooks := env.Clientset().AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	if _, err := hooks.Create(t.Context(), hook, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ var manifestsDir = filepath.Join("..", "..", "manifests")
 var certManagerCRDs int
 
 func TestMain(m *testing.M) {
-	hook, err := manifestWebhook()
+	mutating, validating, err := manifestWebhooks()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "manifests: %v\n", err)
 		os.Exit(1)
@@ -51,7 +51,8 @@ func TestMain(m *testing.M) {
 		ConfigureEnvtest: func(te *envtest.Environment) {
 			te.CRDInstallOptions.CRDs = crds
 			te.WebhookInstallOptions = envtest.WebhookInstallOptions{
-				MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{hook},
+				MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
+				ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
 				LocalServingHost: "127.0.0.1",
 			}
 		},
@@ -80,32 +81,42 @@ func readManifests(name string) ([][]byte, error) {
 	}
 }
 
-// manifestWebhook is manifests/' MutatingWebhookConfiguration as envtest
-// installs it: envtest turns the Service reference into a URL on its local
-// serving address as https://host:port/<path>, so the path loses its
-// leading slash here, and the configuration is renamed so that the
+// manifestWebhooks are manifests/' webhook configurations as envtest
+// installs them: envtest turns the Service reference into a URL on its
+// local serving address as https://host:port/<path>, so the path loses its
+// leading slash here, and the configurations are renamed so that the
 // manifests' own dry run creates chart-webhook afresh (rules, selectors
 // and policies stay as shipped).
-func manifestWebhook() (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
-	docs, err := readManifests("mutatingwebhookconfiguration.yaml")
-	if err != nil {
-		return nil, err
+func manifestWebhooks() (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	var mutating admissionregistrationv1.MutatingWebhookConfiguration
+	var validating admissionregistrationv1.ValidatingWebhookConfiguration
+	for file, into := range map[string]any{"mutatingwebhookconfiguration.yaml": &mutating, "validatingwebhookconfiguration.yaml": &validating} {
+		docs, err := readManifests(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(docs) != 1 {
+			return nil, nil, fmt.Errorf("%s: %d documents, want 1", file, len(docs))
+		}
+		if err := yaml.UnmarshalStrict(docs[0], into); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
 	}
-	if len(docs) != 1 {
-		return nil, fmt.Errorf("mutatingwebhookconfiguration.yaml: %d documents, want 1", len(docs))
-	}
-	var hook admissionregistrationv1.MutatingWebhookConfiguration
-	if err := yaml.UnmarshalStrict(docs[0], &hook); err != nil {
-		return nil, fmt.Errorf("mutatingwebhookconfiguration.yaml: %w", err)
-	}
-	hook.Name += "-envtest"
-	for i := range hook.Webhooks {
-		if s := hook.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
+	mutating.Name += "-envtest"
+	validating.Name += "-envtest"
+	trim := func(c *admissionregistrationv1.WebhookClientConfig) {
+		if s := c.Service; s != nil && s.Path != nil {
 			p := strings.TrimPrefix(*s.Path, "/")
 			s.Path = &p
 		}
 	}
-	return &hook, nil
+	for i := range mutating.Webhooks {
+		trim(&mutating.Webhooks[i].ClientConfig)
+	}
+	for i := range validating.Webhooks {
+		trim(&validating.Webhooks[i].ClientConfig)
+	}
+	return &mutating, &validating, nil
 }
 
 // certManagerChart is cert-manager's chart in the shared corpus

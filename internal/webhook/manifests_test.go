@@ -3,6 +3,7 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,12 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -124,10 +127,44 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 func TestManifestsAreConsistent(t *testing.T) {
 	b := buildManifests(t)
 
-	var hook admissionregistrationv1.MutatingWebhookConfiguration
-	b.get(t, "MutatingWebhookConfiguration/chart-webhook", &hook)
-	if len(hook.Webhooks) != 1 {
-		t.Fatalf("%d webhooks, want 1", len(hook.Webhooks))
+	// The mutating half only stamps release records.
+	var stamp admissionregistrationv1.MutatingWebhookConfiguration
+	b.get(t, "MutatingWebhookConfiguration/chart-webhook", &stamp)
+	if len(stamp.Webhooks) != 1 {
+		t.Fatalf("mutating: %d webhooks, want 1", len(stamp.Webhooks))
+	}
+	sw := stamp.Webhooks[0]
+	namespaced := admissionregistrationv1.NamespacedScope
+	if diff := cmp.Diff([]admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE"},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps", "secrets"}, Scope: &namespaced},
+	}}, sw.Rules); diff != "" {
+		t.Errorf("mutating rules (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: ownership.LabelRecord, Operator: metav1.LabelSelectorOpExists},
+	}}, sw.ObjectSelector); diff != "" {
+		t.Errorf("mutating objectSelector (-want +got):\n%s", diff)
+	}
+	if s := sw.ClientConfig.Service; s == nil || s.Path == nil || *s.Path != PathMutate {
+		t.Errorf("mutating clientConfig.service %+v, want path %s", s, PathMutate)
+	}
+	if sw.SideEffects == nil || *sw.SideEffects != admissionregistrationv1.SideEffectClassNone {
+		t.Errorf("mutating sideEffects %v, want None", sw.SideEffects)
+	}
+	if sw.FailurePolicy == nil || *sw.FailurePolicy != admissionregistrationv1.Fail {
+		t.Errorf("mutating failurePolicy %v, want Fail", sw.FailurePolicy)
+	}
+
+	// The validating half decides: every labelled object, and records by
+	// name.
+	var hook admissionregistrationv1.ValidatingWebhookConfiguration
+	b.get(t, "ValidatingWebhookConfiguration/chart-webhook", &hook)
+	if len(hook.Webhooks) != 2 {
+		t.Fatalf("validating: %d webhooks, want 2", len(hook.Webhooks))
+	}
+	if byName := hook.Webhooks[1]; len(byName.MatchConditions) == 0 || byName.ObjectSelector != nil && len(byName.ObjectSelector.MatchExpressions) > 0 {
+		t.Errorf("validating webhook %s: want matchConditions on record names and no objectSelector", byName.Name)
 	}
 	w := hook.Webhooks[0]
 	fail, sideEffects := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNoneOnDryRun
@@ -159,8 +196,8 @@ func TestManifestsAreConsistent(t *testing.T) {
 		t.Errorf("timeoutSeconds %v, want 5", w.TimeoutSeconds)
 	}
 	svc := w.ClientConfig.Service
-	if svc == nil || svc.Name != "chart-webhook" || svc.Namespace != systemNamespace || svc.Path == nil || *svc.Path != Path {
-		t.Errorf("clientConfig.service %+v, want chart-webhook.%s path %s", svc, systemNamespace, Path)
+	if svc == nil || svc.Name != "chart-webhook" || svc.Namespace != systemNamespace || svc.Path == nil || *svc.Path != PathValidate {
+		t.Errorf("clientConfig.service %+v, want chart-webhook.%s path %s", svc, systemNamespace, PathValidate)
 	}
 
 	// The Service reaches the webhook port of the Deployment's pods.
@@ -254,13 +291,16 @@ func TestManifestsAreConsistent(t *testing.T) {
 		t.Errorf("serviceAccountName %q", pod.Spec.ServiceAccountName)
 	}
 
-	// Least privilege: configmaps get/list/watch, events create/patch;
+	// Least privilege: configmaps get/list/watch, events create/patch,
+	// token and access reviews (who calls /metrics, who may take a lock);
 	// nothing on Secrets.
 	var role rbacv1.ClusterRole
 	b.get(t, "ClusterRole/chart-webhook", &role)
 	wantRBAC := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}
 	if diff := cmp.Diff(wantRBAC, role.Rules); diff != "" {
 		t.Errorf("ClusterRole rules (-want +got):\n%s", diff)
@@ -272,5 +312,142 @@ func TestManifestsAreConsistent(t *testing.T) {
 	}
 	if "system:serviceaccount:"+systemNamespace+":chart-webhook" != webhookUser {
 		t.Errorf("the tests run the webhook as %s, not as the manifests' ServiceAccount", webhookUser)
+	}
+}
+
+// TestManifestsServeMetricsSafely checks the metrics side of the manifests:
+// /metrics on its own HTTPS port with authentication and authorization,
+// reachable through a Service of its own (never the webhook's), readable
+// with chart-webhook-metrics-reader, and a NetworkPolicy on the webhook's
+// pods whose ports are the Deployment's: the webhook port open, the
+// metrics port only to labelled namespaces, the health port to no pod.
+func TestManifestsServeMetricsSafely(t *testing.T) {
+	b := buildManifests(t)
+	var deploy appsv1.Deployment
+	b.get(t, "Deployment/chart-webhook", &deploy)
+	pod := deploy.Spec.Template
+	c := pod.Spec.Containers[0]
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if diff := cmp.Diff(map[string]int32{"webhook": 9443, "https-metrics": 8443, "health": 8081}, ports); diff != "" {
+		t.Errorf("container ports (-want +got):\n%s", diff)
+	}
+	for _, arg := range []string{"--port=9443", "--metrics-bind-address=:8443", "--health-probe-bind-address=:8081"} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("args %q lack %s", c.Args, arg)
+		}
+	}
+	if slices.Contains(c.Args, "--metrics-secure=false") {
+		t.Errorf("args %q serve metrics without TLS and authentication", c.Args)
+	}
+	if !DefaultServerOptions().MetricsSecure {
+		t.Errorf("chart-webhook serves metrics insecurely by default")
+	}
+
+	// The webhook's Service reaches the webhook port only; metrics have
+	// their own Service.
+	selects := func(kindName string, selector map[string]string) {
+		t.Helper()
+		if len(selector) == 0 {
+			t.Errorf("%s has no selector", kindName)
+		}
+		for k, v := range selector {
+			if pod.Labels[k] != v {
+				t.Errorf("%s selects %s=%s, the pods have %q", kindName, k, v, pod.Labels)
+			}
+		}
+	}
+	type servicePort struct {
+		Name   string
+		Port   int32
+		Target string
+	}
+	servicePorts := func(s corev1.Service) []servicePort {
+		var out []servicePort
+		for _, p := range s.Spec.Ports {
+			out = append(out, servicePort{p.Name, p.Port, p.TargetPort.String()})
+		}
+		return out
+	}
+	var service, metricsService corev1.Service
+	b.get(t, "Service/chart-webhook", &service)
+	b.get(t, "Service/chart-webhook-metrics", &metricsService)
+	selects("Service/chart-webhook", service.Spec.Selector)
+	selects("Service/chart-webhook-metrics", metricsService.Spec.Selector)
+	if diff := cmp.Diff([]servicePort{{"webhook", 443, "webhook"}}, servicePorts(service)); diff != "" {
+		t.Errorf("Service/chart-webhook ports (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]servicePort{{"https-metrics", 8443, "https-metrics"}}, servicePorts(metricsService)); diff != "" {
+		t.Errorf("Service/chart-webhook-metrics ports (-want +got):\n%s", diff)
+	}
+
+	var reader rbacv1.ClusterRole
+	b.get(t, "ClusterRole/"+metricsReaderRole, &reader)
+	if diff := cmp.Diff([]rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}, reader.Rules); diff != "" {
+		t.Errorf("ClusterRole/%s rules (-want +got):\n%s", metricsReaderRole, diff)
+	}
+
+	// The NetworkPolicy: on the webhook's pods, ingress only, and each
+	// rule's ports are container ports.
+	var np networkingv1.NetworkPolicy
+	b.get(t, "NetworkPolicy/chart-webhook", &np)
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("the NetworkPolicy selects %s, not the pods (%q)", sel, pod.Labels)
+	}
+	if diff := cmp.Diff([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes); diff != "" {
+		t.Errorf("policyTypes (-want +got):\n%s", diff)
+	}
+	// Which container port each rule opens, and from where ("anywhere" or
+	// the peers' namespace selectors).
+	type opening struct {
+		Port string
+		From string
+	}
+	var got []opening
+	for _, rule := range np.Spec.Ingress {
+		from := "anywhere"
+		if len(rule.From) > 0 {
+			var peers []string
+			for _, p := range rule.From {
+				if p.IPBlock != nil || p.PodSelector != nil || p.NamespaceSelector == nil {
+					peers = append(peers, fmt.Sprintf("%+v", p))
+					continue
+				}
+				s, err := metav1.LabelSelectorAsSelector(p.NamespaceSelector)
+				if err != nil {
+					t.Fatal(err)
+				}
+				peers = append(peers, "namespaces "+s.String())
+			}
+			from = strings.Join(peers, ", ")
+		}
+		if len(rule.Ports) == 0 {
+			got = append(got, opening{"every port", from})
+		}
+		for _, p := range rule.Ports {
+			name := ""
+			for n, num := range ports {
+				if p.Port != nil && (p.Port.String() == n || p.Port.IntValue() == int(num)) {
+					name = n
+				}
+			}
+			if name == "" || p.Protocol == nil || *p.Protocol != corev1.ProtocolTCP {
+				t.Errorf("NetworkPolicy port %v/%v is no container port (%v)", p.Port, p.Protocol, ports)
+			}
+			got = append(got, opening{name, from})
+		}
+	}
+	want := []opening{
+		{"webhook", "anywhere"},
+		{"https-metrics", "namespaces kubectl-chart.io/metrics-scraper=true"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("NetworkPolicy openings (-want +got):\n%s", diff)
 	}
 }

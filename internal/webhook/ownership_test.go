@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -51,19 +52,24 @@ func TestEditOfOwnedFieldIsDenied(t *testing.T) {
 	f.waitEvent(t, ownership.EventBlockedWrite, "blocked: user alice changed spec.replicas", "Deployment.apps/"+f.ns+"/web", "via kubectl-edit")
 
 	// The release's own operation may change it: the lock holder, with
-	// field manager kubectl-chart.
+	// field manager kubectl-chart, once it has recorded the revision.
 	h, err := f.store.Acquire(t.Context(), f.ns, f.name, "upgrade", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.apply(t, f.deployer, "apps/v1", "deployments", deploymentName, map[string]any{"spec": map[string]any{
+	spec := map[string]any{"spec": map[string]any{
 		"replicas": 3,
 		"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
 		"template": map[string]any{
 			"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
 			"spec":     map[string]any{"containers": []any{map[string]any{"name": "web", "image": "nginx:1.27"}}},
 		},
-	}})
+	}}
+	// Without a record, the lock alone does not let it write.
+	err = f.tryApply(t, f.deployer, "apps/v1", "deployments", deploymentName, spec)
+	mustForbid(t, err, "writes without a revision record", "the head's status is deployed, not pending")
+	f.record(t, h, 2)
+	f.apply(t, f.deployer, "apps/v1", "deployments", deploymentName, spec)
 	if err := f.store.Release(t.Context(), h); err != nil {
 		t.Fatal(err)
 	}
@@ -252,15 +258,19 @@ func TestRevisionRecords(t *testing.T) {
 	}
 
 	secrets := alice.cs.CoreV1().Secrets(f.ns)
-	// Its data: denied (before the API server's own immutability check).
+	// Its data: refused by the API server's own immutability check, which
+	// runs before validating webhooks (the webhook denies it too: see
+	// TestDecideRecord).
 	patch := []byte(`{"data":{"` + release.RecordKeyRelease + `":"` + "Zm9yZ2Vk" + `"}}`)
 	_, err = secrets.Patch(ctx, ownership.RevisionName(f.name, 1), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-patch"})
-	mustForbid(t, err, "revision 1 of release records", "written once", "data."+release.RecordKeyRelease)
-	// Its status backwards: superseded → deployed, even by the release's
-	// own field manager.
-	patch = []byte(`{"metadata":{"labels":{"` + ownership.LabelStatus + `":"deployed"}}}`)
+	if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+		t.Errorf("patch of a record's data: got %v, want refused", err)
+	}
+	// Its status, even forward and by the deployer with the release's own
+	// field manager: only under the lock.
+	patch = []byte(`{"metadata":{"labels":{"` + ownership.LabelStatus + `":"uninstalled"}}}`)
 	_, err = f.deployer.cs.CoreV1().Secrets(f.ns).Patch(ctx, ownership.RevisionName(f.name, 1), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: ownership.FieldManager})
-	mustForbid(t, err, "cannot move from superseded to deployed", "kubectl chart rollback records 1")
+	mustForbid(t, err, `metadata.labels["kubectl-chart.io/status"] of revision 1 of release records`, "written only by the release's running operation")
 	// The current revision: not deletable.
 	err = secrets.Delete(ctx, ownership.RevisionName(f.name, 2), metav1.DeleteOptions{})
 	mustForbid(t, err, "within the history")

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -52,6 +54,15 @@ type ServerOptions struct {
 	// MetricsBindAddress serves Prometheus metrics on /metrics; "0" turns
 	// them off.
 	MetricsBindAddress string
+	// MetricsSecure serves /metrics over HTTPS to clients the API server
+	// authenticates (a bearer token, by TokenReview) and authorizes (get on
+	// the non-resource URL /metrics, by SubjectAccessReview); false serves
+	// plain HTTP to anyone (a webhook on a developer's machine).
+	MetricsSecure bool
+	// MetricsCertDir holds the metrics server's tls.crt and tls.key
+	// (reloaded when they change); "" uses CertDir. When the folder holds
+	// no such pair, a self-signed certificate is made at start.
+	MetricsCertDir string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
 	HealthProbeBindAddress string
 	// BreakGlassUsers and BreakGlassGroups may change what releases own
@@ -66,6 +77,19 @@ type ServerOptions struct {
 	RecheckDenials bool
 	// GracefulShutdownTimeout bounds the shutdown after a signal.
 	GracefulShutdownTimeout time.Duration
+	// MaxLockTTL caps the expiry of release locks (0:
+	// ownership.DefaultMaxLockTTL).
+	MaxLockTTL time.Duration
+	// SealKey is the HMAC key of record seals (ownership.RecordSeal); when
+	// empty, it is read from the Secret SealSecret in Namespace, which is
+	// created with a random key if it does not exist (every replica must
+	// use the same key).
+	SealKey    []byte
+	SealSecret string
+	// AuthorizationAllowedTTL and AuthorizationDeniedTTL are how long the
+	// answers of SubjectAccessReviews are cached (0: DefaultAllowedTTL,
+	// DefaultDeniedTTL).
+	AuthorizationAllowedTTL, AuthorizationDeniedTTL time.Duration
 	// Registry receives the metrics; default controller-runtime's registry
 	// (the one the metrics server serves).
 	Registry prometheus.Registerer
@@ -78,10 +102,12 @@ func DefaultServerOptions() ServerOptions {
 	return ServerOptions{
 		Port:                    crwebhook.DefaultPort,
 		CertDir:                 "/etc/chart-webhook/tls",
-		MetricsBindAddress:      ":8080",
+		MetricsBindAddress:      ":8443",
+		MetricsSecure:           true,
 		HealthProbeBindAddress:  ":8081",
 		Namespace:               "kubectl-chart-system",
 		RecheckDenials:          true,
+		SealSecret:              DefaultSealSecret,
 		GracefulShutdownTimeout: 15 * time.Second,
 	}
 }
@@ -128,7 +154,7 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 			},
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 metricsServerOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		WebhookServer:           crwebhook.NewServer(webhookServerOptions(o)),
 		GracefulShutdownTimeout: &timeout,
@@ -155,20 +181,42 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 	if o.RecheckDenials {
 		live = mgr.GetAPIReader()
 	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("webhook: client: %w", err)
+	}
+	key := o.SealKey
+	if len(key) == 0 {
+		if key, err = sealKey(context.Background(), cs.CoreV1().Secrets(o.Namespace), o.SealSecret); err != nil {
+			return nil, err
+		}
+	}
+	authz := NewCachedAuthorizer(cs.AuthorizationV1().SubjectAccessReviews())
+	if o.AuthorizationAllowedTTL > 0 {
+		authz.AllowedTTL = o.AuthorizationAllowedTTL
+	}
+	if o.AuthorizationDeniedTTL > 0 {
+		authz.DeniedTTL = o.AuthorizationDeniedTTL
+	}
 	handler, err := NewHandler(Options{
-		Config:             ownership.Config{BreakGlassUsers: o.BreakGlassUsers, BreakGlassGroups: o.BreakGlassGroups, Now: time.Now},
+		Config: ownership.Config{
+			BreakGlassUsers: o.BreakGlassUsers, BreakGlassGroups: o.BreakGlassGroups, Now: time.Now,
+			MaxLockTTL: o.MaxLockTTL, SealKey: key,
+		},
 		Heads:              mgr.GetCache(),
 		Live:               live,
 		ExcludedNamespaces: o.Excluded(),
 		Recorder:           recorder,
 		Metrics:            metrics,
+		Authorizer:         authz,
 	})
 	if err != nil {
 		return nil, err
 	}
 	// GetWebhookServer adds the server to the manager's runnables.
 	server := mgr.GetWebhookServer()
-	server.Register(Path, &admission.Webhook{Handler: handler})
+	server.Register(PathMutate, &admission.Webhook{Handler: handler.Stamper()})
+	server.Register(PathValidate, &admission.Webhook{Handler: handler})
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
@@ -186,6 +234,33 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 // only (disableHTTP2).
 func webhookServerOptions(o ServerOptions) crwebhook.Options {
 	return crwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir, TLSOpts: []func(*tls.Config){disableHTTP2}}
+}
+
+// metricsServerOptions configure the server of /metrics. Secure (the
+// default): HTTPS, HTTP/1.1 only (disableHTTP2) and controller-runtime's
+// authentication and authorization filter, which asks the API server
+// (TokenReview, SubjectAccessReview: RBAC in manifests/rbac.yaml) whether
+// the caller's bearer token may get /metrics (ClusterRole
+// chart-webhook-metrics-reader); the filter caches answers for a minute
+// (tokens), five minutes (allowed) and 30 seconds (denied). A request
+// without a token gets 401, one with a token the API server refuses 500
+// (the filter's answer to a failed TokenReview), one whose user lacks the
+// permission 403.
+func metricsServerOptions(o ServerOptions) metricsserver.Options {
+	if !o.MetricsSecure {
+		return metricsserver.Options{BindAddress: o.MetricsBindAddress}
+	}
+	certDir := o.MetricsCertDir
+	if certDir == "" {
+		certDir = o.CertDir
+	}
+	return metricsserver.Options{
+		BindAddress:    o.MetricsBindAddress,
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		CertDir:        certDir,
+		TLSOpts:        []func(*tls.Config){disableHTTP2},
+	}
 }
 
 // disableHTTP2 offers only HTTP/1.1 in the TLS handshake, as kubebuilder's
