@@ -69,7 +69,7 @@ func startWebhook(ctx context.Context, bin string, c *cluster, work string) (*we
 		"--kubeconfig", kubeconfig,
 		"--cert-dir", wo.LocalServingCertDir,
 		"--host", wo.LocalServingHost, "--port", strconv.Itoa(wo.LocalServingPort),
-		"--metrics-bind-address", w.metrics,
+		"--metrics-bind-address", w.metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", w.probe,
 		"--break-glass-users", userCarol)
 	w.cmd.Stdout, w.cmd.Stderr = logs, logs

@@ -3,6 +3,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"os/exec"
@@ -17,8 +19,8 @@ import (
 
 // TestBinary builds chart-webhook (cmd/webhook) and runs it as a process
 // against the test API server: --help and bad flags exit 0 and 1; it
-// becomes ready (webhook server up, head cache synced), serves its metrics,
-// and exits 0 soon after SIGTERM.
+// becomes ready (webhook server up, head cache synced), serves its metrics
+// over HTTPS to authenticated callers only, and exits 0 soon after SIGTERM.
 func TestBinary(t *testing.T) {
 	env.Require(t)
 	bin := filepath.Join(t.TempDir(), "chart-webhook")
@@ -94,8 +96,19 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not ready: %v\nlogs:\n%s", err, logs.String())
 	}
-	if code, body := get("http://" + metrics + "/metrics"); code != http.StatusOK || !strings.Contains(body, MetricDuration) {
-		t.Errorf("/metrics: %d, lacks %s", code, MetricDuration)
+	// Metrics by default: HTTPS with the serving certificate of
+	// --cert-dir, and nothing without a token (TestMetricsAuth scrapes
+	// them with one).
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(env.Envtest().WebhookInstallOptions.LocalServingCAData)
+	tlsClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if resp, err := tlsClient.Get("https://" + metrics + "/metrics"); err != nil {
+		t.Errorf("/metrics: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("/metrics without a token: %d, want 401", resp.StatusCode)
+		}
 	}
 
 	start := time.Now()

@@ -28,7 +28,10 @@ func TestPlan(t *testing.T) {
 			"ServiceAccount/" + ns + "/chart-webhook",
 			"ClusterRole.rbac.authorization.k8s.io/chart-webhook",
 			"ClusterRoleBinding.rbac.authorization.k8s.io/chart-webhook",
+			"ClusterRole.rbac.authorization.k8s.io/chart-webhook-metrics-reader",
 			"Service/" + ns + "/chart-webhook",
+			"Service/" + ns + "/chart-webhook-metrics",
+			"NetworkPolicy.networking.k8s.io/" + ns + "/chart-webhook",
 			"Deployment.apps/" + ns + "/chart-webhook",
 			"PodDisruptionBudget.policy/" + ns + "/chart-webhook",
 		}
