@@ -181,28 +181,27 @@ func TestMetricsAuth(t *testing.T) {
 
 	for _, c := range []struct {
 		name  string
-		url   string
 		token string
 		want  answer
 		// body must contain these.
 		body []string
 	}{
-		{name: "anonymous", url: url, want: answer{http.StatusUnauthorized, "HTTP/1.1"}, body: []string{"Unauthorized"}},
+		{name: "anonymous", want: answer{http.StatusUnauthorized, "HTTP/1.1"}, body: []string{"Unauthorized"}},
 		// controller-runtime's filter answers 500 when the TokenReview
 		// says why it did not authenticate a token.
-		{name: "a token the API server does not accept", url: url, token: "not-a-token", want: answer{http.StatusInternalServerError, "HTTP/1.1"}, body: []string{"Authentication failed"}},
-		{name: "a ServiceAccount without " + metricsReaderRole, url: url, token: strangerToken, want: answer{http.StatusForbidden, "HTTP/1.1"},
+		{name: "a token the API server does not accept", token: "not-a-token", want: answer{http.StatusInternalServerError, "HTTP/1.1"}, body: []string{"Authentication failed"}},
+		{name: "a ServiceAccount without " + metricsReaderRole, token: strangerToken, want: answer{http.StatusForbidden, "HTTP/1.1"},
 			body: []string{"Authorization denied for user system:serviceaccount:" + ns + ":stranger"}},
-		{name: "a ServiceAccount bound to " + metricsReaderRole, url: url, token: prometheusToken, want: answer{http.StatusOK, "HTTP/1.1"},
+		{name: "a ServiceAccount bound to " + metricsReaderRole, token: prometheusToken, want: answer{http.StatusOK, "HTTP/1.1"},
 			body: []string{"# TYPE " + MetricDuration + " histogram", MetricDuration + "_count 0"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, body, err := get(c.url, c.token)
+			got, body, err := get(url, c.token)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(c.want, got); diff != "" {
-				t.Errorf("GET %s (-want +got):\n%s\n%s", c.url, diff, body)
+				t.Errorf("GET %s (-want +got):\n%s\n%s", url, diff, body)
 			}
 			for _, want := range c.body {
 				if !strings.Contains(body, want) {
