@@ -268,8 +268,10 @@ func TestAtomic(t *testing.T) {
 	}
 }
 
-// TestConflictWithKubectlEdit: a field changed by another manager is a
-// conflict naming it; --force-conflicts takes it back.
+// TestConflictWithKubectlEdit: a field of the release changed by another
+// manager (kubectl edit) is taken back by the next upgrade, which reports
+// it (TestUpgradeReclaims has the fields the release never applied, which
+// stay conflicts).
 func TestConflictWithKubectlEdit(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
@@ -285,15 +287,13 @@ func TestConflictWithKubectlEdit(t *testing.T) {
 	if _, err := env.Clientset().CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	o := upgradeOpts(t, ns, "demo", demoChart, nil)
-	_, err = c.Upgrade(ctx, o)
-	var ce *apply.ConflictError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "kubectl-edit") || !strings.Contains(err.Error(), "--force-conflicts") {
-		t.Fatalf("upgrade over a kubectl edit: %v, want a conflict naming kubectl-edit", err)
+	res, err := c.Upgrade(ctx, upgradeOpts(t, ns, "demo", demoChart, nil))
+	if err != nil {
+		t.Fatalf("upgrade over a kubectl edit: %v", err)
 	}
-	o.ForceConflicts = true
-	if _, err := c.Upgrade(ctx, o); err != nil {
-		t.Fatalf("upgrade --force-conflicts: %v", err)
+	taken := res.Takeovers()
+	if len(taken) != 1 || taken[0].Field != ".data.message" || taken[0].Manager != "kubectl-edit" || !taken[0].Reclaimed {
+		t.Errorf("takeovers %+v, want .data.message reclaimed from kubectl-edit", taken)
 	}
 	cm, _ = env.Clientset().CoreV1().ConfigMaps(ns).Get(ctx, "demo-demo-app", metav1.GetOptions{})
 	if cm.Data["message"] != "hello" {

@@ -113,7 +113,7 @@ func (c *Config) DiffUpgrade(ctx context.Context, o UpgradeOptions) (*DiffResult
 	if head != nil {
 		owned = head.Inventory
 	}
-	return c.diffRevision(ctx, c.newRevision(o, r, revision, op), owned, c.applyOptions(o, true))
+	return c.diffRevision(ctx, c.newRevision(o, r, revision, op), owned, c.applyOptions(o, prev, true))
 }
 
 // DiffRollback says what Rollback with o would change, without taking the
@@ -132,10 +132,15 @@ func (c *Config) DiffRollback(ctx context.Context, o RollbackOptions) (*DiffResu
 		return nil, err
 	}
 	rev := rollbackRevision(target, head.Revision+1, o.Description, c.now())
+	prev, err := c.previous(ctx, head)
+	if err != nil {
+		return nil, err
+	}
 	opts := apply.Options{
 		Release:          o.Name,
 		ReleaseNamespace: o.Namespace,
 		Force:            o.ForceConflicts,
+		Previous:         previousOf(prev),
 		TakeOwnership:    o.TakeOwnership,
 		Concurrency:      o.Concurrency,
 		DryRun:           true,

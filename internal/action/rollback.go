@@ -141,9 +141,9 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 		ForceConflicts: o.ForceConflicts, TakeOwnership: o.TakeOwnership, HistoryMax: o.HistoryMax,
 		NoHooks: o.NoHooks, Concurrency: o.Concurrency,
 	}
-	if err := c.deploy(ctx, uo, head, rev, res); err != nil {
+	if err := c.deploy(ctx, uo, head, rev, prev, res); err != nil {
 		head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
 		return res, c.fail(ctx, head, rev, err)
 	}
-	return res, c.finish(ctx, uo, head, rev, prev)
+	return res, c.finish(ctx, uo, head, rev, prev, res.Takeovers())
 }

@@ -208,7 +208,11 @@ func (c *Config) upgradeDryRunServer(ctx context.Context, o UpgradeOptions, head
 	if err != nil {
 		return nil, err
 	}
-	changes, err := c.applyRevision(ctx, res.Revision, c.applyOptions(o, true))
+	prev, err := c.previous(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.applyRevision(ctx, res.Revision, c.applyOptions(o, prev, true))
 	res.Changes = changes
 	return res, err
 }
@@ -305,11 +309,14 @@ func (c *Config) decodeRevisionOnce(crdText, manifest, namespace string) (crds, 
 	return crds, all[len(crds):], nil
 }
 
-func (c *Config) applyOptions(o UpgradeOptions, dryRun bool) apply.Options {
+// applyOptions are the apply options of an operation whose previous
+// revision (the deployed one) is prev, nil when none.
+func (c *Config) applyOptions(o UpgradeOptions, prev *release.Revision, dryRun bool) apply.Options {
 	return apply.Options{
 		Release:          o.Name,
 		ReleaseNamespace: o.Namespace,
 		Force:            o.ForceConflicts,
+		Previous:         previousOf(prev),
 		TakeOwnership:    o.TakeOwnership,
 		Concurrency:      o.Concurrency,
 		DryRun:           dryRun,
@@ -339,6 +346,16 @@ func (c *Config) newRevision(o UpgradeOptions, r *rendered, revision int, op str
 		Operation:      op,
 		Started:        c.now(),
 	}
+}
+
+// previousOf is what the release applied in revision prev, for the apply
+// to take back the fields of it that other field managers took since (nil
+// for nil).
+func previousOf(prev *release.Revision) *apply.Previous {
+	if prev == nil {
+		return nil
+	}
+	return apply.NewPrevious(prev.CRDs+prev.Manifest, prev.Namespace)
 }
 
 func chartInfo(ch *chart.Chart, origin release.ChartOrigin) release.ChartInfo {
@@ -378,9 +395,9 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 		return res, fmt.Errorf("updating release head: %w", err)
 	}
 
-	opErr := c.deploy(ctx, o, head, rev, res)
+	opErr := c.deploy(ctx, o, head, rev, prev, res)
 	if opErr == nil {
-		return res, c.finish(ctx, o, head, rev, prev)
+		return res, c.finish(ctx, o, head, rev, prev, res.Takeovers())
 	}
 
 	// Failed: record it, then undo if asked.
@@ -405,8 +422,10 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 	return res, fmt.Errorf("%w; rolled back to revision %d (--atomic)", failErr, prev.Revision)
 }
 
-// deploy runs hooks, applies, waits and prunes.
-func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, res *Result) error {
+// deploy runs hooks, applies, waits and prunes. prev is the revision
+// deployed before (nil when none): fields of it that other managers took
+// since are taken back.
+func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, prev *release.Revision, res *Result) error {
 	// The revision's operation (install, upgrade, rollback) names its hooks.
 	pre, post := "pre-"+rev.Operation, "post-"+rev.Operation
 	timeout := o.Timeout
@@ -417,7 +436,7 @@ func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Hea
 			return err
 		}
 	}
-	changes, err := c.applyRevision(ctx, rev, c.applyOptions(o, false))
+	changes, err := c.applyRevision(ctx, rev, c.applyOptions(o, prev, false))
 	res.Changes = append(res.Changes, changes...)
 	if err != nil {
 		return err
@@ -449,13 +468,21 @@ func (c *Config) deploy(ctx context.Context, o UpgradeOptions, head *release.Hea
 	return nil
 }
 
-// finish records success: statuses, head, history bound.
-func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, prev *release.Revision) error {
+// finish records success: statuses, head, history bound. The fields taken
+// from other field managers are added to the revision's description.
+func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Head, rev *release.Revision, prev *release.Revision, taken []apply.Takeover) error {
 	ctx = context.WithoutCancel(ctx)
-	if err := c.Store.SetStatus(ctx, head.Namespace, head.Name, rev.Revision, release.StatusDeployed); err != nil {
+	outcome := ""
+	if len(taken) > 0 {
+		outcome = rev.Description + "; " + apply.TakeoverSummary(taken)
+	}
+	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.StatusDeployed, outcome); err != nil {
 		return fmt.Errorf("recording revision %d deployed: %w", rev.Revision, err)
 	}
 	rev.Status = release.StatusDeployed
+	if outcome != "" {
+		rev.Description = outcome
+	}
 	if err := c.supersedeOthers(ctx, head, rev.Revision, prev); err != nil {
 		return err
 	}

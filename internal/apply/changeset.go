@@ -46,6 +46,11 @@ type Change struct {
 	// would have it, in a dry run), when known; nil for deletions and
 	// failures.
 	Object *unstructured.Unstructured
+	// Taken are the fields the operation took from other field managers
+	// (would take, in a dry run): fields the release applied in its
+	// previous revision, which it takes back, and with --force-conflicts
+	// any other.
+	Taken []Takeover
 }
 
 // ChangeSet is the result of an operation on a set of objects, in the order

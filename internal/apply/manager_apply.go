@@ -29,8 +29,16 @@ type Options struct {
 	// Release, no labels are set and no ownership is checked.
 	Release, ReleaseNamespace string
 	// Force takes fields that other field managers own (--force-conflicts);
-	// without it such conflicts fail with a *ConflictError.
+	// without it such conflicts fail with a *ConflictError, except for the
+	// fields of Previous. Either way, only the fields the API server names
+	// in a conflict are taken, and each is reported (Change.Taken).
 	Force bool
+	// Previous is what the release applied in its previous revision (nil:
+	// nothing, as on install). Fields of it that other managers took since
+	// (kubectl scale, kubectl edit) and that the objects still set are
+	// taken back, as Helm users expect an upgrade to restore what the
+	// chart renders, and reported (Change.Taken).
+	Previous *Previous
 	// TakeOwnership adopts objects that another release owns or another tool
 	// created (--take-ownership); without it they fail with an
 	// *OwnershipError.
@@ -272,7 +280,7 @@ func (r *applyRun) one(ctx context.Context, it *item) Change {
 		}
 	}
 	if live == nil {
-		applied, err := r.ssa(ctx, ri, obj, r.opts.DryRun)
+		applied, err := r.ssa(ctx, ri, obj, r.opts.Force, r.opts.DryRun)
 		if err != nil {
 			return fail(r.applyError(ref, "apply", err))
 		}
@@ -286,6 +294,9 @@ func (r *applyRun) one(ctx context.Context, it *item) Change {
 		return Change{Ref: ref, Action: Unchanged, Object: live}
 	}
 	dry, err := r.dryRun(ctx, ri, ref, obj, &live)
+	if ce := (*ConflictError)(nil); errors.As(err, &ce) && r.mayTakeOver(ref) {
+		return r.takeOver(ctx, ri, it, ce)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -295,11 +306,23 @@ func (r *applyRun) one(ctx context.Context, it *item) Change {
 	if r.opts.DryRun {
 		return Change{Ref: ref, Action: Configured, Object: dry}
 	}
-	applied, err := r.ssa(ctx, ri, obj, false)
+	applied, err := r.ssa(ctx, ri, obj, false, false)
 	if err != nil {
-		return fail(r.applyError(ref, "apply", err))
+		err = r.applyError(ref, "apply", err)
+		if ce := (*ConflictError)(nil); errors.As(err, &ce) && r.mayTakeOver(ref) {
+			// Another manager took a field since the dry run.
+			return r.takeOver(ctx, ri, it, ce)
+		}
+		return fail(err)
 	}
 	return Change{Ref: ref, Action: Configured, Object: applied}
+}
+
+// mayTakeOver tells whether a conflict on ref may be resolved by taking
+// fields (takeOver): with Force, or when the previous revision had the
+// object.
+func (r *applyRun) mayTakeOver(ref release.ObjectRef) bool {
+	return r.opts.Force || r.opts.Previous.Object(ref) != nil
 }
 
 // dryRunAttempts bounds the dry runs of one object whose live state keeps
@@ -312,7 +335,7 @@ const dryRunAttempts = 3
 // run repeated, a few times at most).
 func (r *applyRun) dryRun(ctx context.Context, ri dynamic.ResourceInterface, ref release.ObjectRef, obj *unstructured.Unstructured, live **unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	for attempt := 1; ; attempt++ {
-		dry, err := r.ssa(ctx, ri, obj, true)
+		dry, err := r.ssa(ctx, ri, obj, false, true)
 		if err != nil {
 			return nil, r.applyError(ref, "dry-run apply", err)
 		}
@@ -331,8 +354,8 @@ func (r *applyRun) dryRun(ctx context.Context, ri dynamic.ResourceInterface, ref
 }
 
 // ssa sends a server-side apply request.
-func (r *applyRun) ssa(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
-	o := metav1.ApplyOptions{FieldManager: ownership.FieldManager, Force: r.opts.Force}
+func (r *applyRun) ssa(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, force, dryRun bool) (*unstructured.Unstructured, error) {
+	o := metav1.ApplyOptions{FieldManager: ownership.FieldManager, Force: force}
 	if dryRun {
 		o.DryRun = []string{metav1.DryRunAll}
 	}

@@ -170,24 +170,13 @@ func matchElement(d, l any, elems []fieldpath.PathElement) int {
 }
 
 // keyMatches: the live element has the key's values, and so does the desired
-// one, except for a missing protocol where the key says TCP (the API
-// server defaults that key field of ports before computing field sets).
+// one (hasKey: a missing protocol may stand for TCP).
 func keyMatches(key value.FieldList, d, l map[string]any) bool {
 	for _, f := range key {
 		lv, ok := l[f.Name]
 		if !ok || !value.Equals(f.Value, value.NewValueInterface(lv)) {
 			return false
 		}
-		dv, ok := d[f.Name]
-		if !ok {
-			if f.Name == "protocol" && f.Value.IsString() && f.Value.AsString() == "TCP" {
-				continue
-			}
-			return false
-		}
-		if !value.Equals(f.Value, value.NewValueInterface(dv)) {
-			return false
-		}
 	}
-	return true
+	return hasKey(key, d)
 }

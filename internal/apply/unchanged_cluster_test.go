@@ -203,7 +203,7 @@ func TestUnchangedLocallyAgreesWithServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dry, err := run.ssa(ctx, m.resource(mapping, changed.GetNamespace()), changed, true)
+			dry, err := run.ssa(ctx, m.resource(mapping, changed.GetNamespace()), changed, run.opts.Force, true)
 			if err != nil {
 				t.Errorf("%s %s: unchanged locally, dry run fails: %v", ref, mut.what, err)
 				continue

@@ -29,7 +29,11 @@ func NewCmdRollback(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Short: "Roll a release back to an earlier revision",
 		Long: `Roll a release back to an earlier revision: its recorded manifest is applied
 again as a new revision, and objects it does not have are pruned. Without
-REVISION, the revision before the deployed one is used.`,
+REVISION, the revision before the deployed one is used.
+
+As with upgrade, fields that the deployed revision applied and that another
+field manager has changed since are taken back and reported; other fields
+of other managers are a conflict unless --force-conflicts.`,
 		Example: "  kubectl chart rollback my-app 3",
 		Args:    cobra.RangeArgs(1, 2),
 
@@ -95,5 +99,6 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if len(res.Changes) > 0 {
 		fmt.Fprintf(o.Out, "APPLIED: %s\n", summarizeChanges(res.Changes))
 	}
+	printTakeovers(o.Out, res.Takeovers(), time.Now(), false)
 	return nil
 }

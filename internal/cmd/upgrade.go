@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -41,7 +42,8 @@ const installLong = `Install a chart as a release, with server-side apply.
 Objects are applied in Helm's install order, CRDs first (and waited for), the
 objects of one kind in parallel. Every object gets the release's ownership
 labels; an object owned by another release or created by another tool is
-refused unless --take-ownership. The release is recorded in a head ConfigMap
+refused unless --take-ownership, and a field that another field manager
+owns unless --force-conflicts. The release is recorded in a head ConfigMap
 and an immutable revision Secret in the release namespace.`
 
 const upgradeLong = `Upgrade a release to a new chart or new values, with server-side apply.
@@ -49,8 +51,17 @@ const upgradeLong = `Upgrade a release to a new chart or new values, with server
 Objects whose desired state is unchanged are not written; objects the release
 no longer renders are pruned (unless annotated with
 kubectl-chart.io/resource-policy: keep or helm.sh/resource-policy: keep);
-CRDs are upgraded too. With --install, a missing release is installed, and a
-release whose first install failed is installed again.`
+CRDs are upgraded too.
+
+Fields that the deployed revision applied and that another field manager
+has changed since (kubectl scale, kubectl edit) are taken back, as Helm
+restores what the chart renders, and each is reported: "reclaimed
+.spec.replicas of Deployment.apps/ns/web from kubectl (through /scale)".
+Fields the release never applied that another manager owns are a
+conflict, unless --force-conflicts takes them (each reported too).
+
+With --install, a missing release is installed, and a release whose first
+install failed is installed again.`
 
 // NewCmdInstall builds `kubectl chart install`.
 func NewCmdInstall(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
@@ -244,6 +255,7 @@ func printRevisionSummary(w io.Writer, res *action.Result, dryRun string) {
 	if len(res.Changes) > 0 {
 		fmt.Fprintf(w, "APPLIED: %s\n", summarizeChanges(res.Changes))
 	}
+	printTakeovers(w, res.Takeovers(), time.Now(), dryRun != "")
 	for _, h := range res.Hooks {
 		fmt.Fprintf(w, "HOOK: %s %s %s (%s)\n", h.Event, h.Name, h.Status, h.Done.Sub(h.Started).Round(time.Millisecond))
 	}
@@ -253,6 +265,24 @@ func printRevisionSummary(w io.Writer, res *action.Result, dryRun string) {
 	// Notes tell how to use what was deployed: not after a failure.
 	if strings.TrimSpace(r.Notes) != "" && dryRun == "" && r.Status == release.StatusDeployed {
 		fmt.Fprintf(w, "NOTES:\n%s\n", strings.TrimRight(r.Notes, "\n"))
+	}
+}
+
+// printTakeovers prints the fields an operation took from other field
+// managers, one a line, with how long before now the manager had changed
+// its fields: "reclaimed .spec.replicas of Deployment.apps/ns/web from
+// kubectl-edit, changed 5m ago".
+func printTakeovers(w io.Writer, takeovers []apply.Takeover, now time.Time, dryRun bool) {
+	for _, t := range takeovers {
+		when := "change time not recorded"
+		if !t.Time.IsZero() {
+			when = "changed " + duration.HumanDuration(now.Sub(t.Time)) + " ago"
+		}
+		prefix := ""
+		if dryRun {
+			prefix = "dry run: "
+		}
+		fmt.Fprintf(w, "%s%s, %s\n", prefix, t, when)
 	}
 }
 
