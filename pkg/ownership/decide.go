@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // This file is the webhook's admission decision (DESIGN.md, "Webhook
@@ -18,33 +20,10 @@ import (
 // The webhook builds their inputs, answers with their output and records
 // their Events; nothing here reads or writes the cluster.
 
-// ObjectRef names an object. It is release.ObjectRef's twin (pkg/release
-// imports this package, so this one cannot import it): same fields, same
-// order, same JSON, so that each converts to the other with a plain
-// conversion, ownership.ObjectRef(r).
-type ObjectRef struct {
-	Group     string `json:"group,omitempty"`
-	Version   string `json:"version,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
-// String is Kind.group/namespace/name (Kind/name for cluster-scoped
-// objects), as messages name objects.
-func (r ObjectRef) String() string {
-	kind := r.Kind
-	if r.Group != "" {
-		kind += "." + r.Group
-	}
-	if r.Namespace == "" {
-		return kind + "/" + r.Name
-	}
-	return kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// Key identifies the object whatever its version.
-func (r ObjectRef) Key() string { return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name }
+// ObjectRef names an object: an inventory entry of a release head, or the
+// object of an admission request. It is the release records' wire format
+// (package wire), the same type as release.ObjectRef.
+type ObjectRef = wire.ObjectRef
 
 // Admission operations, as AdmissionRequest.operation spells them.
 const (
@@ -631,7 +610,7 @@ func headChanges(old, new *unstructured.Unstructured) []string {
 	nm, _ := nd.(map[string]any)
 	var fields []string
 	for _, k := range unionKeys(om, nm) {
-		if k == headKeyLock {
+		if k == wire.HeadKeyLock {
 			continue
 		}
 		ov, oOK := om[k]
@@ -662,17 +641,6 @@ func unionKeys(a, b map[string]any) []string {
 	return keys
 }
 
-// Keys of the head ConfigMap's data, as pkg/release writes them (its
-// HeadKey… constants; a test keeps the two in step).
-const (
-	headKeyRevision  = "revision"
-	headKeyDeployed  = "deployed"
-	headKeyInventory = "inventory"
-	headKeyLock      = "lock"
-	headKeyStatus    = "status"
-	headKeyRecord    = "record"
-)
-
 // HeadFromConfigMap reads a release head ConfigMap: the release (label
 // LabelRelease), the revisions (data keys revision, deployed), the status,
 // the inventory (data key inventory, JSON), the lock (data key lock, JSON),
@@ -686,34 +654,29 @@ func HeadFromConfigMap(cm *corev1.ConfigMap) (*Head, error) {
 		return nil, fmt.Errorf("%s: not a release head: label %s missing", ref, LabelRelease)
 	}
 	var err error
-	if h.Revision, err = atoi(cm.Data[headKeyRevision]); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", ref, headKeyRevision, err)
+	if h.Revision, err = atoi(cm.Data[wire.HeadKeyRevision]); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", ref, wire.HeadKeyRevision, err)
 	}
-	if h.Deployed, err = atoi(cm.Data[headKeyDeployed]); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", ref, headKeyDeployed, err)
+	if h.Deployed, err = atoi(cm.Data[wire.HeadKeyDeployed]); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", ref, wire.HeadKeyDeployed, err)
 	}
-	if v := cm.Data[headKeyInventory]; v != "" {
+	if v := cm.Data[wire.HeadKeyInventory]; v != "" {
 		if err := json.Unmarshal([]byte(v), &h.Inventory); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", ref, headKeyInventory, err)
+			return nil, fmt.Errorf("%s: %s: %w", ref, wire.HeadKeyInventory, err)
 		}
 	}
-	if v, ok := cm.Data[headKeyLock]; ok {
-		var l struct {
-			Holder  string    `json:"holder"`
-			Expires time.Time `json:"expires"`
-			ID      string    `json:"id"`
-			Forced  bool      `json:"forced"`
-		}
+	if v, ok := cm.Data[wire.HeadKeyLock]; ok {
+		var l wire.Lock
 		if err := json.Unmarshal([]byte(v), &l); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", ref, headKeyLock, err)
+			return nil, fmt.Errorf("%s: %s: %w", ref, wire.HeadKeyLock, err)
 		}
 		h.LockData, h.LockHolder, h.LockExpires, h.LockID, h.LockForced = v, l.Holder, l.Expires, l.ID, l.Forced
 	}
-	h.Status = cm.Data[headKeyStatus]
-	if v := cm.Data[headKeyRecord]; v != "" {
+	h.Status = cm.Data[wire.HeadKeyStatus]
+	if v := cm.Data[wire.HeadKeyRecord]; v != "" {
 		seal, err := ParseRecordSeal(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", ref, headKeyRecord, err)
+			return nil, fmt.Errorf("%s: %s: %w", ref, wire.HeadKeyRecord, err)
 		}
 		h.Record = &seal
 	}
@@ -735,21 +698,9 @@ func atoi(s string) (int, error) {
 // revision record.
 var recordIdentityLabels = []string{LabelRelease, LabelRecord, LabelRevision, LabelChunk}
 
-// statusMoves is pkg/release's table of forward status moves (release.
-// CanMove; a test keeps the two in step): from → the statuses it may move
-// to.
-var statusMoves = map[string][]string{
-	"pending-install":  {"deployed", "failed", "uninstalling", "uninstalled"},
-	"pending-upgrade":  {"deployed", "failed", "uninstalling", "uninstalled"},
-	"pending-rollback": {"deployed", "failed", "uninstalling", "uninstalled"},
-	"deployed":         {"superseded", "uninstalling", "uninstalled"},
-	"failed":           {"uninstalling", "uninstalled"},
-	"superseded":       {"uninstalling", "uninstalled"},
-	"uninstalling":     {"uninstalled", "failed"},
-	"uninstalled":      nil,
-}
-
-func canMove(from, to string) bool { return slices.Contains(statusMoves[from], to) }
+// canMove tells whether a record's status label may move from one status
+// to another (wire.CanMove).
+func canMove(from, to string) bool { return wire.CanMove(wire.Status(from), wire.Status(to)) }
 
 // DecideRecord judges a write to a revision record Secret (any chunk of
 // it). head is the release's head, nil when it has none.

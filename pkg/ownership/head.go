@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // LockChange is what a write of a release head does to its lock.
@@ -241,7 +243,7 @@ func lockUserStamp(req Request, change LockChange) []PatchOp {
 	case LockRelease, LockClear:
 		return removeAnnotation(req.New, AnnotationLockUser)
 	}
-	if v, ok := annotationOf(req.Old, AnnotationLockUser); ok && hasDataKey(req.New, headKeyLock) {
+	if v, ok := annotationOf(req.Old, AnnotationLockUser); ok && hasDataKey(req.New, wire.HeadKeyLock) {
 		return setAnnotation(req.New, AnnotationLockUser, v)
 	}
 	return removeAnnotation(req.New, AnnotationLockUser)

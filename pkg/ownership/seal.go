@@ -8,9 +8,10 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // RecordSeal ties a release's running operation to the revision record it
@@ -95,7 +96,6 @@ func RecordDigest(u *unstructured.Unstructured) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// isPending tells whether a status is that of an operation under way.
-func isPending(status string) bool {
-	return strings.HasPrefix(status, "pending-") || status == "uninstalling"
-}
+// isPending tells whether a status is that of an operation under way
+// (wire.Status.IsPending).
+func isPending(status string) bool { return wire.Status(status).IsPending() }

@@ -6,4 +6,8 @@
 // It knows nothing of rendering or applying: callers hand it records and
 // inventories. Every write goes through optimistic concurrency
 // (resourceVersion), so two clients never overwrite each other.
+//
+// What the chart-webhook reads of the records (object references, the head's
+// data keys, the lock's JSON, the statuses and their moves) is owned by
+// package wire, whose types this package re-exports as aliases.
 package release

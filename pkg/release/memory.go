@@ -208,7 +208,7 @@ func (m *MemoryStore) CreateRevision(_ context.Context, r *Revision) error {
 	if r.Revision < 1 {
 		return fmt.Errorf("release %s/%s: revision %d: revisions start at 1", r.Namespace, r.Name, r.Revision)
 	}
-	if !r.Status.known() {
+	if !r.Status.Known() {
 		return fmt.Errorf("release %s/%s: revision %d: unknown status %q", r.Namespace, r.Name, r.Revision, r.Status)
 	}
 	data, err := json.Marshal(r)

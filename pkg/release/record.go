@@ -11,21 +11,19 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
-// Keys of the head ConfigMap's data.
+// Keys of the head ConfigMap's data (package wire's, which the webhook
+// reads too).
 const (
-	HeadKeyRevision  = "revision"
-	HeadKeyDeployed  = "deployed"
-	HeadKeyStatus    = "status"
-	HeadKeyInventory = "inventory"
-	// HeadKeyLock holds the lock as JSON; absent when the release is unlocked.
-	HeadKeyLock = "lock"
-	// HeadKeyRecord holds the webhook's seal of the revision record the
-	// head's revision names (ownership.RecordSeal, JSON): the proof the
-	// webhook asks for before it lets the operation write objects. Absent
-	// without the webhook.
-	HeadKeyRecord = "record"
+	HeadKeyRevision  = wire.HeadKeyRevision
+	HeadKeyDeployed  = wire.HeadKeyDeployed
+	HeadKeyStatus    = wire.HeadKeyStatus
+	HeadKeyInventory = wire.HeadKeyInventory
+	HeadKeyLock      = wire.HeadKeyLock
+	HeadKeyRecord    = wire.HeadKeyRecord
 )
 
 // Keys of a revision record Secret's data.

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,54 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
-
-var allStatuses = []Status{
-	StatusPendingInstall, StatusPendingUpgrade, StatusPendingRollback, StatusDeployed,
-	StatusFailed, StatusSuperseded, StatusUninstalling, StatusUninstalled,
-}
-
-func TestCanMove(t *testing.T) {
-	// Every allowed move; every other pair (and unknown statuses) is refused.
-	allowed := map[[2]Status]bool{}
-	for _, p := range []Status{StatusPendingInstall, StatusPendingUpgrade, StatusPendingRollback} {
-		for _, to := range []Status{StatusDeployed, StatusFailed, StatusUninstalling, StatusUninstalled} {
-			allowed[[2]Status{p, to}] = true
-		}
-	}
-	for _, m := range [][2]Status{
-		{StatusDeployed, StatusSuperseded}, {StatusDeployed, StatusUninstalling}, {StatusDeployed, StatusUninstalled},
-		{StatusFailed, StatusUninstalling}, {StatusFailed, StatusUninstalled},
-		{StatusSuperseded, StatusUninstalling}, {StatusSuperseded, StatusUninstalled},
-		{StatusUninstalling, StatusUninstalled}, {StatusUninstalling, StatusFailed},
-	} {
-		allowed[m] = true
-	}
-	tests := []struct {
-		name     string
-		from, to Status
-		want     bool
-	}{
-		{"unknown from", "bogus", StatusDeployed, false},
-		{"unknown to", StatusPendingInstall, "bogus", false},
-		{"empty", "", StatusDeployed, false},
-	}
-	for _, from := range allStatuses {
-		for _, to := range allStatuses {
-			tests = append(tests, struct {
-				name     string
-				from, to Status
-				want     bool
-			}{fmt.Sprintf("%s to %s", from, to), from, to, allowed[[2]Status{from, to}]})
-		}
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := CanMove(tt.from, tt.to); got != tt.want {
-				t.Errorf("CanMove(%q, %q) = %v, want %v", tt.from, tt.to, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestApplySetAnnotations(t *testing.T) {
 	tests := []struct {
@@ -779,5 +732,29 @@ func testBadInput(t *testing.T, e storeEnv) {
 	r.Values = map[string]any{"f": func() {}}
 	if err := s.CreateRevision(ctx, r); err == nil {
 		t.Errorf("CreateRevision with unencodable values: no error")
+	}
+}
+
+// TestLockJSON: a Lock is stored as wire.Lock; the server-verified User is
+// never written, and reading leaves it to the caller.
+func TestLockJSON(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := Lock{Holder: "alice@laptop (pid 1)", Operation: "upgrade", Started: at, Renewed: at, Expires: at.Add(time.Minute),
+		ID: "x", Forced: true, User: "alice"}
+	got, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(l.Wire())
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("Lock JSON (-wire +got):\n%s", diff)
+	}
+	var back Lock
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	l.User = ""
+	if diff := cmp.Diff(l, back); diff != "" {
+		t.Errorf("Lock round trip (-want +got):\n%s", diff)
 	}
 }

@@ -2,56 +2,33 @@ package release
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
-// Status is the status of a revision. It only moves forward:
-// pending-* → deployed | failed, deployed → superseded, any → uninstalled.
-type Status string
+// Status is the status of a revision; its values, IsPending, Known and
+// the move table (CanMove) are the wire format's (package wire).
+type Status = wire.Status
 
 // Statuses.
 const (
-	StatusPendingInstall  Status = "pending-install"
-	StatusPendingUpgrade  Status = "pending-upgrade"
-	StatusPendingRollback Status = "pending-rollback"
-	StatusDeployed        Status = "deployed"
-	StatusFailed          Status = "failed"
-	StatusSuperseded      Status = "superseded"
-	StatusUninstalling    Status = "uninstalling"
-	StatusUninstalled     Status = "uninstalled"
+	StatusPendingInstall  = wire.StatusPendingInstall
+	StatusPendingUpgrade  = wire.StatusPendingUpgrade
+	StatusPendingRollback = wire.StatusPendingRollback
+	StatusDeployed        = wire.StatusDeployed
+	StatusFailed          = wire.StatusFailed
+	StatusSuperseded      = wire.StatusSuperseded
+	StatusUninstalling    = wire.StatusUninstalling
+	StatusUninstalled     = wire.StatusUninstalled
 )
 
-// IsPending tells whether an operation was under way.
-func (s Status) IsPending() bool {
-	return s == StatusPendingInstall || s == StatusPendingUpgrade || s == StatusPendingRollback || s == StatusUninstalling
-}
-
-// ObjectRef names one object of a release's inventory.
-type ObjectRef struct {
-	Group     string `json:"group,omitempty"`
-	Version   string `json:"version,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
-// String is Kind/namespace/name (Kind/name for cluster-scoped objects), as
-// errors name objects.
-func (r ObjectRef) String() string {
-	kind := r.Kind
-	if r.Group != "" {
-		kind += "." + r.Group
-	}
-	if r.Namespace == "" {
-		return kind + "/" + r.Name
-	}
-	return kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// Key identifies the object whatever its version.
-func (r ObjectRef) Key() string { return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name }
+// ObjectRef names one object of a release's inventory (package wire's,
+// which the webhook reads too).
+type ObjectRef = wire.ObjectRef
 
 // ChartInfo is what a revision keeps of the chart (not its files).
 type ChartInfo struct {
@@ -129,23 +106,45 @@ type Revision struct {
 	Updated time.Time `json:"-"`
 }
 
-// Lock is an operation's hold on a release.
+// Lock is an operation's hold on a release. Its JSON is wire.Lock's (the
+// User aside, which is not stored in it); MarshalJSON and UnmarshalJSON
+// go through wire.Lock.
 type Lock struct {
 	// Holder is user@host (pid N): who runs the operation, as the client says.
-	Holder    string    `json:"holder"`
-	Operation string    `json:"operation"`
-	Started   time.Time `json:"started"`
-	Renewed   time.Time `json:"renewed"`
-	Expires   time.Time `json:"expires"`
+	Holder    string
+	Operation string
+	Started   time.Time
+	Renewed   time.Time
+	Expires   time.Time
 	// ID is a random token identifying this holder.
-	ID string `json:"id"`
+	ID string
 	// Forced is set when the lock was taken over from a live one
 	// (--force-unlock): the webhook lets only users authorised to unlock
 	// the release do that.
-	Forced bool `json:"forced,omitempty"`
+	Forced bool
 	// User is the server-verified user (the webhook's lock-user stamp);
-	// read-only.
-	User string `json:"-"`
+	// read-only, never stored in the lock's JSON.
+	User string
+}
+
+// Wire is l as stored (without User).
+func (l Lock) Wire() wire.Lock {
+	return wire.Lock{Holder: l.Holder, Operation: l.Operation, Started: l.Started, Renewed: l.Renewed,
+		Expires: l.Expires, ID: l.ID, Forced: l.Forced}
+}
+
+// MarshalJSON writes l as wire.Lock.
+func (l Lock) MarshalJSON() ([]byte, error) { return json.Marshal(l.Wire()) }
+
+// UnmarshalJSON reads l from wire.Lock's JSON; User is left as it was.
+func (l *Lock) UnmarshalJSON(b []byte) error {
+	var w wire.Lock
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	l.Holder, l.Operation, l.Started, l.Renewed, l.Expires, l.ID, l.Forced =
+		w.Holder, w.Operation, w.Started, w.Renewed, w.Expires, w.ID, w.Forced
+	return nil
 }
 
 // Expired tells whether the lock no longer holds at time now.
