@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -58,6 +61,11 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, portNum, _ := strings.Cut(port, ":")
+	// The seal key: the process creates its Secret in its namespace.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubectl-chart-system"}}
+	if _, err := env.Clientset().CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	cmd := exec.Command(bin,
 		"--kubeconfig", env.KubeconfigPath(),
@@ -109,6 +117,13 @@ func TestBinary(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("/metrics without a token: %d, want 401", resp.StatusCode)
 		}
+	}
+
+	// It made its seal key, once: a second start reads the same.
+	if sec, err := env.Clientset().CoreV1().Secrets("kubectl-chart-system").Get(t.Context(), DefaultSealSecret, metav1.GetOptions{}); err != nil {
+		t.Errorf("seal key Secret: %v", err)
+	} else if n := len(sec.Data[SealSecretKey]); n != 32 || sec.Immutable == nil || !*sec.Immutable {
+		t.Errorf("seal key Secret: %d bytes, immutable %v; want 32 bytes, immutable", n, sec.Immutable)
 	}
 
 	start := time.Now()

@@ -171,40 +171,45 @@ func TestKubectlDeliberateUserCannotChangeARelease(t *testing.T) {
 		args []string
 		// want are parts of the denial; nil: any refusal.
 		want []string
+		// webhook is the webhook that denies (default ownership.kubectl-chart.io);
+		// "none" when the write may pass with no effect (a stamp put back).
+		webhook string
 	}{
 		{"managedFields reset (merge patch)", []string{"patch", "deployment/web", "--type", "merge", "-p", `{"metadata":{"managedFields":[{}]}}`},
-			[]string{"managedFields entry of manager kubectl-chart"}},
-		{"managedFields entry removed (JSON patch)", nil, []string{"managedFields entry of manager kubectl-chart"}},
+			[]string{"managedFields entry of manager kubectl-chart"}, ""},
+		{"managedFields entry removed (JSON patch)", nil, []string{"managedFields entry of manager kubectl-chart"}, ""},
 		{"lock written into the head", []string{"patch", head, "--type", "merge", "-p", fmt.Sprintf(`{"data":{"lock":%q}}`, lock("m1", false))},
-			[]string{"user mallory may not take the lock", `verb "deploy"`}},
+			[]string{"user mallory may not take the lock", `verb "deploy"`}, ""},
 		{"lock forced into the head", []string{"patch", head, "--type", "merge", "-p", fmt.Sprintf(`{"data":{"lock":%q}}`, lock("m2", true))},
-			[]string{"user mallory may not"}},
+			[]string{"user mallory may not"}, ""},
 		{"head inventory rewritten", []string{"patch", head, "--type", "merge", "-p", `{"data":{"inventory":"[]"}}`},
-			[]string{`data.inventory`, "written only by the release's running operation"}},
+			[]string{`data.inventory`, "written only by the release's running operation"}, ""},
 		{"head revision rewritten", []string{"patch", head, "--type", "merge", "-p", `{"data":{"revision":"1","deployed":"1"}}`},
-			[]string{`data.deployed`, `data.revision`}},
+			[]string{`data.deployed`, `data.revision`}, ""},
 		{"head status rewritten", []string{"patch", head, "--type", "merge", "-p", `{"data":{"status":"failed"}}`},
-			[]string{`data.status`}},
+			[]string{`data.status`}, ""},
 		{"head record label removed", []string{"label", head, ownership.LabelRecord + "-"},
-			[]string{`metadata.labels["kubectl-chart.io/record"]`}},
-		{"head release label changed", []string{"label", "--overwrite", head, ownership.LabelRelease + "=other"}, nil},
+			[]string{`metadata.labels["kubectl-chart.io/record"]`}, ""},
+		{"head release label changed", []string{"label", "--overwrite", head, ownership.LabelRelease + "=other"}, nil, ""},
 		{"record status moved", []string{"label", "--overwrite", v2, ownership.LabelStatus + "=uninstalled"},
-			[]string{`metadata.labels["kubectl-chart.io/status"]`, "written only by the release's running operation"}},
+			[]string{`metadata.labels["kubectl-chart.io/status"]`, "written only by the release's running operation"}, ""},
 		{"record description rewritten", []string{"annotate", "--overwrite", v1, release.AnnotationDescription + "=rolled back by the SRE team"},
-			[]string{`metadata.annotations["kubectl-chart.io/description"]`}},
-		{"record label removed", []string{"label", v1, ownership.LabelRecord + "-"}, nil},
-		{"record applied-by rewritten", []string{"annotate", "--overwrite", v1, ownership.AnnotationAppliedBy + "=deployer"}, nil},
-		{"record deleted", []string{"delete", v1, "--wait=false"}, []string{"within the history the release keeps"}},
-		{"head deleted", []string{"delete", head, "--wait=false"}, []string{"kubectl chart uninstall " + sc.name}},
+			[]string{`metadata.annotations["kubectl-chart.io/description"]`}, ""},
+		{"record label removed", []string{"label", v1, ownership.LabelRecord + "-"}, nil, ""},
+		{"record applied-by rewritten", []string{"annotate", "--overwrite", v1, ownership.AnnotationAppliedBy + "=mallory"}, nil, "none"},
+		{"record seal rewritten", []string{"annotate", "--overwrite", v2, ownership.AnnotationRecordSeal + "={}"}, nil, "none"},
+		{"record deleted", []string{"delete", v1, "--wait=false"}, []string{"within the history the release keeps"}, ""},
+		{"head deleted", []string{"delete", head, "--wait=false"}, []string{"kubectl chart uninstall " + sc.name}, ""},
 		{"record label put on an owned object", []string{"label", "deployment/web", ownership.LabelRecord + "=head"},
-			[]string{"marks the records of releases"}},
+			[]string{"marks the records of releases"}, ""},
 		{"server-side apply as kubectl-chart", []string{"apply", "--server-side", "--field-manager=kubectl-chart", "--force-conflicts", "-f", sc.manifest(t, 9)},
-			[]string{"spec.replicas", "the request names field manager kubectl-chart"}},
-		{"kubectl replace", []string{"replace", "-f", replaced}, []string{"spec.replicas"}},
+			[]string{"spec.replicas", "the request names field manager kubectl-chart"}, ""},
+		{"kubectl replace", []string{"replace", "-f", replaced}, []string{"spec.replicas"}, ""},
 		{"a record forged for revision 3", []string{"create", "secret", "generic", ownership.RevisionName(sc.name, 3), "--type", ownership.SecretTypeRelease, "--from-literal=release=x"},
-			[]string{"kept for the records of kubectl-chart releases"}},
+			[]string{"kept for the records of kubectl-chart releases"}, "records.kubectl-chart.io"},
 		{"an unlabelled head for another release", []string{"create", "configmap", ownership.HeadName("shadow"), "--from-literal=revision=1"},
-			[]string{"kept for the records of kubectl-chart releases"}},
+			[]string{"kept for the records of kubectl-chart releases"}, "records.kubectl-chart.io"},
+		{"a labelled record forged for revision 3", nil, []string{"is created only by the release's running operation"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
@@ -218,11 +223,25 @@ func TestKubectlDeliberateUserCannotChangeARelease(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := sc.kubectl(t, mallory, sc.ns, nil, args...)
-			if r.code == 0 {
-				t.Fatalf("want refused, got %s", r)
+			if c.name == "a labelled record forged for revision 3" {
+				forged := filepath.Join(t.TempDir(), "forged.yaml")
+				text := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  labels: {%s: %s, %s: revision, %s: \"3\", %s: \"0\", %s: deployed}\ntype: %s\ndata: {release: eA==}\n",
+					ownership.RevisionName(sc.name, 3), ownership.LabelRelease, sc.name, ownership.LabelRecord, ownership.LabelRevision, ownership.LabelChunk, ownership.LabelStatus, ownership.SecretTypeRelease)
+				if err := os.WriteFile(forged, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"create", "-f", forged}
 			}
-			if c.want != nil {
+			r := sc.kubectl(t, mallory, sc.ns, nil, args...)
+			switch {
+			case c.webhook == "none":
+			case r.code == 0:
+				t.Fatalf("want refused, got %s", r)
+			case c.webhook != "":
+				if !containsAll(r.stderr, append([]string{`admission webhook "` + c.webhook + `" denied the request`}, c.want...)...) {
+					t.Errorf("want a denial by %s naming %q, got %s", c.webhook, c.want, r)
+				}
+			case c.want != nil:
 				r.denied(t, c.want...)
 			}
 			if diff := cmpState(before, sc.state(t)); diff != "" {
@@ -304,7 +323,7 @@ func TestKubectlLiveLockTakeoverNeedsUnlock(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("--force-unlock with unlock permission: %s", r)
 	}
-	sc.waitStatus(t, sc.admin(t), "LockTakenOver", "user dave took over")
+	sc.waitStatus(t, sc.admin(t), "LockTakenOver: user dave took over: the lock of release takeover is held by user deployer")
 }
 
 func cmpState(a, b releaseState) string {

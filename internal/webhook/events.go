@@ -24,6 +24,9 @@ const maxEventFields = 5
 // status` shows it: "blocked: user alice changed spec.replicas of
 // Deployment.apps/ns/web via kubectl-edit".
 func eventMessage(req ownership.Request, d ownership.Decision) string {
+	if d.Allowed && !d.BreakGlass && d.Event != "" {
+		return d.Message // says itself what happened (a lock taken over)
+	}
 	var b strings.Builder
 	if d.Allowed {
 		b.WriteString("break-glass: user ")

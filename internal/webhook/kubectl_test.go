@@ -356,8 +356,9 @@ func TestKubectlChangesToOwnedFieldsAreDenied(t *testing.T) {
 
 // TestKubectlUnownedChangesAreAllowed: the release's own upgrade goes
 // through; so do a new annotation and kubectl scale (a subresource) from
-// someone else. The next upgrade then meets server-side apply's own field
-// conflict, and takes replicas back with --force-conflicts.
+// someone else. The next upgrade, with the webhook in the way of every
+// write, takes replicas back from kubectl scale (a field its previous
+// revision applied) and says so, in its output and in history.
 func TestKubectlUnownedChangesAreAllowed(t *testing.T) {
 	t.Parallel()
 	sc := installWithPlugin(t, "unowned")
@@ -381,13 +382,19 @@ func TestKubectlUnownedChangesAreAllowed(t *testing.T) {
 		t.Errorf("annotation = %q after kubectl annotate, want alice", got)
 	}
 
-	r := sc.chart(t, sc.deployer, sc.ns, "upgrade", sc.name, sc.chartDir)
-	if r.code == 0 || !containsAll(r.stderr, "apply conflicts with other field managers: .spec.replicas", "--force-conflicts") {
-		t.Errorf("upgrade after kubectl scale: want a field conflict on .spec.replicas, got %s", r)
+	r := sc.chart(t, sc.deployer, sc.ns, "upgrade", sc.name, sc.chartDir).ok(t)
+	if !containsAll(r.stdout, "reclaimed .spec.replicas of Deployment.apps/"+sc.ns+"/web from kubectl (through /scale)") {
+		t.Errorf("upgrade after kubectl scale: want the field reclaimed and reported, got %s", r)
 	}
-	sc.chart(t, sc.deployer, sc.ns, "upgrade", sc.name, sc.chartDir, "--force-conflicts", "--set", "replicas=2").ok(t)
-	if got := sc.jsonpath(t, "deployment/web", ".spec.replicas"); got != "2" {
-		t.Errorf("spec.replicas = %s after upgrade --force-conflicts, want the chart's 2", got)
+	// No values given: the last revision's (replicas=3) are used, as Helm does.
+	if got := sc.jsonpath(t, "deployment/web", ".spec.replicas"); got != "3" {
+		t.Errorf("spec.replicas = %s after the upgrade, want revision 2's 3", got)
+	}
+	if got := sc.jsonpath(t, "deployment/web", `.metadata.annotations.example\.com/checked-by`); got != "alice" {
+		t.Errorf("annotation = %q after the upgrade, want alice's (not the release's field)", got)
+	}
+	if h := sc.chart(t, sc.deployer, sc.ns, "history", sc.name).ok(t).stdout; !strings.Contains(h, "reclaimed .spec.replicas") {
+		t.Errorf("history does not say what revision 3 reclaimed:\n%s", h)
 	}
 }
 
