@@ -132,6 +132,7 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 	owned := head.Inventory
 	head.Revision = rev.Revision
 	head.Status = rev.Status
+	head.Record = rev.Seal
 	head.Inventory = union(head.Inventory, rev.Inventory)
 	if err := c.Store.UpdateHead(ctx, head); err != nil {
 		return res, fmt.Errorf("updating release head: %w", err)

@@ -390,6 +390,7 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 	owned := head.Inventory
 	head.Revision = revision
 	head.Status = rev.Status
+	head.Record = rev.Seal
 	head.Inventory = union(head.Inventory, rev.Inventory)
 	if err := c.Store.UpdateHead(ctx, head); err != nil {
 		return res, fmt.Errorf("updating release head: %w", err)
