@@ -85,12 +85,23 @@ func newWebhookInstaller(f *genericclioptions.ConfigFlags) (*webhookinstall.Inst
 
 const webhookInstallLong = `Install chart-webhook, or update it (another --image, renewed certificates):
 apply the embedded manifests/ with server-side apply (field manager
-kubectl-chart), wait until the webhook is ready, then register its
-MutatingWebhookConfiguration "chart-webhook".
+kubectl-chart), wait until the webhook is ready, then register its two webhook
+configurations, both named "chart-webhook": the MutatingWebhookConfiguration,
+which stamps release records, then the ValidatingWebhookConfiguration, which
+decides.
+
+Who may deploy: taking a release's lock (install, upgrade, rollback,
+uninstall) needs the verb "deploy" on releases.kubectl-chart.io in the
+release's namespace, granted by the ClusterRole kubectl-chart-deployer;
+--force-unlock also needs "unlock" (ClusterRole kubectl-chart-unlocker). By
+default both are aggregated into the built-in admin and edit roles: whoever
+may edit a namespace may deploy there. With --strict they are not: only the
+users and ServiceAccounts bound to them explicitly may deploy. An install
+without --strict aggregates them again.
 
 cert-manager mode (the default) needs cert-manager: a self-signed Issuer, a CA
 Certificate, a CA Issuer and the serving Certificate are created, and
-cainjector sets the caBundle. Without cert-manager, install says so; use
+cainjector sets the caBundles. Without cert-manager, install says so; use
 --self-signed instead: kubectl chart makes a CA (10 years) and a serving
 certificate (90 days, ECDSA P-256) for chart-webhook.<namespace>.svc, stores
 them in Secrets chart-webhook-ca and chart-webhook-tls and sets the caBundle.
@@ -100,9 +111,11 @@ otherwise.
 
 --local registers a webhook that runs on this machine: a fresh CA and a
 serving certificate for --host are written to --cert-dir (ca.crt, tls.crt,
-tls.key), and the webhook configuration (same rules and selectors) calls
-https://<host>:<port>/mutate. Start the webhook with the command printed.
-While it does not answer, writes to objects that releases own are refused.`
+tls.key), with a key that seals revision records (seal.key, kept if it
+exists), and the webhook configurations (same rules and selectors) call
+https://<host>:<port>/mutate and /validate. Start the webhook with the
+command printed. While it does not answer, writes to objects that releases
+own are refused.`
 
 const webhookInstallExample = `  # With cert-manager installed in the cluster
   kubectl chart webhook install
@@ -110,9 +123,13 @@ const webhookInstallExample = `  # With cert-manager installed in the cluster
   # Without cert-manager
   kubectl chart webhook install --self-signed
 
+  # Only users and ServiceAccounts bound to kubectl-chart-deployer may deploy
+  kubectl chart webhook install --strict
+  kubectl create rolebinding ci-deploy -n shop --clusterrole=kubectl-chart-deployer --serviceaccount=ci:deployer
+
   # On a local control plane, with the webhook running on this machine
   kubectl chart webhook install --local --port 9443 --cert-dir /tmp/chart-webhook
-  chart-webhook --kubeconfig ~/.kube/config --cert-dir /tmp/chart-webhook --host 127.0.0.1 --port 9443
+  chart-webhook --kubeconfig ~/.kube/config --cert-dir /tmp/chart-webhook --seal-key-file /tmp/chart-webhook/seal.key --host 127.0.0.1 --port 9443
 
   # The objects, for a GitOps repository (Secrets included with --self-signed)
   kubectl chart webhook install --self-signed --dry-run=client -o yaml`
@@ -156,13 +173,14 @@ func NewCmdWebhookInstall(f *genericclioptions.ConfigFlags, streams genericioopt
 	fs.BoolVar(&o.SelfSigned, "self-signed", false, "make the CA and serving certificate here instead of with cert-manager")
 	fs.BoolVar(&o.Local, "local", false, "register a webhook running on this machine (with --port and --cert-dir)")
 	fs.StringVar(&i.Image, "image", i.Image, "the webhook's container image")
-	fs.StringVar(&i.CertDir, "cert-dir", "", "--local: folder to write ca.crt, tls.crt and tls.key to (chart-webhook --cert-dir)")
+	fs.StringVar(&i.CertDir, "cert-dir", "", "--local: folder to write ca.crt, tls.crt, tls.key (chart-webhook --cert-dir) and seal.key (chart-webhook --seal-key-file) to")
 	fs.StringVar(&i.Host, "host", i.Host, "--local: address the API server calls the local webhook on (an IP address or DNS name)")
 	fs.IntVar(&i.Port, "port", i.Port, "--local: port the local webhook listens on")
 	fs.StringVar(&o.DryRun, "dry-run", o.DryRun, `"client" builds the objects and writes nothing, "server" also validates them with a server-side dry run`)
 	fs.Lookup("dry-run").NoOptDefVal = "client"
 	fs.BoolVar(&i.ForceConflicts, "force-conflicts", false, "take fields that other field managers own")
-	fs.BoolVar(&i.Wait, "wait", i.Wait, "wait until the webhook is ready before registering it (in-cluster modes)")
+	fs.BoolVar(&i.Strict, "strict", false, "only users and ServiceAccounts bound to the ClusterRoles kubectl-chart-deployer (and kubectl-chart-unlocker, for --force-unlock) may deploy; without it, they are aggregated into admin and edit, so whoever may edit a namespace may deploy there")
+	fs.BoolVar(&i.Wait, "wait", i.Wait, "wait until the webhook is ready before registering its configurations (in-cluster modes)")
 	fs.DurationVar(&i.Timeout, "timeout", i.Timeout, "how long --wait waits")
 	fs.StringVarP(&o.Output, "output", "o", "", "print the objects instead of what changed: yaml or json")
 	return cmd
@@ -259,7 +277,11 @@ func (o *WebhookInstallOptions) printNext(res *webhookinstall.InstallResult) {
 			strings.Join(sv.Hosts, ", "), what, sv.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if res.Mode == webhookinstall.ModeCertManager && res.DryRun == webhookinstall.DryRunNone {
-		fmt.Fprintln(w, "cert-manager issues and renews the serving certificate; its cainjector sets the caBundle")
+		fmt.Fprintln(w, "cert-manager issues and renews the serving certificate; its cainjector sets the caBundles")
+	}
+	if o.install.Strict {
+		fmt.Fprintf(w, "strict: only users and ServiceAccounts bound to ClusterRole %s may deploy (kubectl create rolebinding -n <namespace> --clusterrole=%s …)\n",
+			webhookinstall.DeployerRoleName, webhookinstall.DeployerRoleName)
 	}
 	if res.Mode != webhookinstall.ModeLocal {
 		return
@@ -272,9 +294,9 @@ func (o *WebhookInstallOptions) printNext(res *webhookinstall.InstallResult) {
 		fmt.Fprintf(w, "wrote %s\n", f)
 	}
 	i := o.install
-	fmt.Fprintf(w, "\nchart-webhook is registered at %s. Start it on this machine with:\n\n", res.URL)
-	fmt.Fprintf(w, "  chart-webhook --kubeconfig %s --cert-dir %s --host %s --port %d\n\n",
-		shellQuote(o.kubeconfigPath()), shellQuote(i.CertDir), shellQuote(i.Host), i.Port)
+	fmt.Fprintf(w, "\nchart-webhook is registered at %s. Start it on this machine with:\n\n", strings.Join(res.URLs, " and "))
+	fmt.Fprintf(w, "  chart-webhook --kubeconfig %s --cert-dir %s --seal-key-file %s --host %s --port %d\n\n",
+		shellQuote(o.kubeconfigPath()), shellQuote(i.CertDir), shellQuote(res.SealKeyFile), shellQuote(i.Host), i.Port)
 	if c := o.configFlags.Context; c != nil && *c != "" {
 		fmt.Fprintf(w, "(chart-webhook uses the kubeconfig's current context, not --context %s.)\n", *c)
 	}
@@ -377,11 +399,14 @@ func NewCmdWebhookStatus(f *genericclioptions.ConfigFlags, streams genericioopti
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show whether the ownership webhook is installed and enforcing",
-		Long: `Show whether chart-webhook is installed and in which mode, where the API
-server calls it and its failure policy, the CAs of its caBundle, its
-Deployment's readiness (in-cluster modes) or whether the local webhook answers
-(--local), its serving certificate (valid until when, trusted by the caBundle
-or not), cert-manager's Certificates, and every problem found, with what to do.`,
+		Long: `Show whether chart-webhook is installed and in which mode, whether it was
+installed --strict (the ClusterRoles kubectl-chart-deployer and
+kubectl-chart-unlocker left out of admin and edit), where the API server calls
+its mutating and its validating configuration and their failure policies, the
+CAs of their caBundles, its Deployment's readiness (in-cluster modes) or
+whether the local webhook answers (--local), its serving certificate (valid
+until when, trusted by the caBundles or not), cert-manager's Certificates, and
+every problem found, with what to do.`,
 		Example: "  kubectl chart webhook status\n  kubectl chart webhook status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -421,10 +446,12 @@ func NewCmdWebhookUninstall(f *genericclioptions.ConfigFlags, streams genericioo
 		Use:   "uninstall",
 		Short: "Remove the ownership webhook",
 		Long: `Remove chart-webhook in whichever mode it was installed: its
-MutatingWebhookConfiguration first (writes are no longer judged from then on),
-then its Deployment, Service, RBAC, certificates and Secrets, and its
-namespace if install created it and nothing else lives there. Objects already
-gone are skipped: it is safe to run again. Files --local wrote stay.`,
+ValidatingWebhookConfiguration, then its MutatingWebhookConfiguration (writes
+are no longer judged from then on), then its Deployment, Service, RBAC
+(the ClusterRoles kubectl-chart-deployer and kubectl-chart-unlocker included),
+certificates and Secrets, and its namespace if install created it and nothing
+else lives there. Objects already gone are skipped: it is safe to run again.
+Files --local wrote stay.`,
 		Example: "  kubectl chart webhook uninstall",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -22,7 +23,9 @@ import (
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/google/go-cmp/cmp"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,17 +59,58 @@ func chartOK(t *testing.T, args ...string) string {
 	return got.stdout
 }
 
-// removeWebhookConfiguration deletes chart-webhook's configuration when t
-// ends, whatever happened: other tests of the package must not meet a
-// webhook that nothing answers.
+// removeWebhookConfiguration deletes chart-webhook's configurations (and
+// its ClusterRoles) when t ends, whatever happened: other tests of the
+// package must not meet a webhook that nothing answers.
 func removeWebhookConfiguration(t *testing.T) {
 	t.Cleanup(func() {
-		err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), webhookinstall.Name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("cleanup: %v", err)
+		ctx := context.Background()
+		api := env.Clientset().AdmissionregistrationV1()
+		for _, err := range []error{
+			api.ValidatingWebhookConfigurations().Delete(ctx, webhookinstall.Name, metav1.DeleteOptions{}),
+			api.MutatingWebhookConfigurations().Delete(ctx, webhookinstall.Name, metav1.DeleteOptions{}),
+			env.Clientset().RbacV1().ClusterRoles().Delete(ctx, webhookinstall.DeployerRoleName, metav1.DeleteOptions{}),
+			env.Clientset().RbacV1().ClusterRoles().Delete(ctx, webhookinstall.UnlockerRoleName, metav1.DeleteOptions{}),
+		} {
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("cleanup: %v", err)
+			}
 		}
 	})
 }
+
+// webhookConfigurations reads both of chart-webhook's configurations,
+// which must exist.
+func webhookConfigurations(t *testing.T) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
+	t.Helper()
+	api := env.Clientset().AdmissionregistrationV1()
+	mut, err := api.MutatingWebhookConfigurations().Get(t.Context(), webhookinstall.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := api.ValidatingWebhookConfigurations().Get(t.Context(), webhookinstall.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mut, val
+}
+
+// clientConfigs are the clientConfigs of every webhook of both
+// configurations, by webhook name.
+func clientConfigs(mut *admissionregistrationv1.MutatingWebhookConfiguration, val *admissionregistrationv1.ValidatingWebhookConfiguration) map[string]admissionregistrationv1.WebhookClientConfig {
+	out := map[string]admissionregistrationv1.WebhookClientConfig{}
+	for _, w := range mut.Webhooks {
+		out[w.Name] = w.ClientConfig
+	}
+	for _, w := range val.Webhooks {
+		out[w.Name] = w.ClientConfig
+	}
+	return out
+}
+
+// webhookNames are the webhooks of manifests/: the mutating one, then the
+// validating ones.
+var webhookNames = []string{"stamp.kubectl-chart.io", "ownership.kubectl-chart.io", "records.kubectl-chart.io"}
 
 // timesAndPorts makes status output stable: times and a port vary.
 func timesAndPorts(s string, port int) string {
@@ -202,37 +246,57 @@ func TestWebhookLocal(t *testing.T) {
 	certDir := filepath.Join(t.TempDir(), "certs")
 	removeWebhookConfiguration(t)
 	out := chartOK(t, append(kube, "webhook", "install", "--local", "--port", strconv.Itoa(port), "--cert-dir", certDir)...)
-	wantStart := fmt.Sprintf("chart-webhook --kubeconfig %s --cert-dir %s --host 127.0.0.1 --port %d", env.KubeconfigPath(), certDir, port)
+	sealKey := filepath.Join(certDir, "seal.key")
+	wantStart := fmt.Sprintf("chart-webhook --kubeconfig %s --cert-dir %s --seal-key-file %s --host 127.0.0.1 --port %d", env.KubeconfigPath(), certDir, sealKey, port)
+	wantApplied := strings.Join([]string{
+		"clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer created",
+		"clusterrole.rbac.authorization.k8s.io/kubectl-chart-unlocker created",
+		"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created",
+		"validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created",
+	}, "\n") + "\n"
+	if !strings.HasPrefix(out, wantApplied) {
+		t.Errorf("install output does not start with\n%s\n(the configurations last, the mutating one first):\n%s", wantApplied, out)
+	}
 	for _, want := range []string{
-		"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created\n",
 		"wrote " + filepath.Join(certDir, "tls.crt") + "\n",
 		"wrote " + filepath.Join(certDir, "tls.key") + "\n",
-		fmt.Sprintf("registered at https://127.0.0.1:%d/mutate", port),
+		"wrote " + sealKey + "\n",
+		fmt.Sprintf("registered at https://127.0.0.1:%d/mutate and https://127.0.0.1:%d/validate.", port, port),
 		wantStart,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("install output lacks %q:\n%s", want, out)
 		}
 	}
-	cfg, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookinstall.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(sealKey); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() < 16 {
+		t.Errorf("seal key %s: %v, %v", sealKey, err, fi)
 	}
-	w := cfg.Webhooks[0]
-	if w.ClientConfig.URL == nil || *w.ClientConfig.URL != fmt.Sprintf("https://127.0.0.1:%d/mutate", port) || w.ClientConfig.Service != nil {
-		t.Errorf("clientConfig %+v, want the local URL only", w.ClientConfig)
-	}
+	key, _ := os.ReadFile(sealKey)
+	mut, val := webhookConfigurations(t)
 	caFile, _ := os.ReadFile(filepath.Join(certDir, "ca.crt"))
-	if !bytes.Equal(w.ClientConfig.CABundle, caFile) {
-		t.Errorf("caBundle is not the ca.crt install wrote")
+	urls := clientConfigs(mut, val)
+	for _, name := range webhookNames {
+		cc, ok := urls[name]
+		path := "/validate"
+		if name == "stamp.kubectl-chart.io" {
+			path = "/mutate"
+		}
+		if want := fmt.Sprintf("https://127.0.0.1:%d%s", port, path); !ok || cc.URL == nil || *cc.URL != want || cc.Service != nil {
+			t.Errorf("webhook %s: clientConfig %+v, want the URL %s only", name, cc, want)
+		}
+		if !bytes.Equal(cc.CABundle, caFile) {
+			t.Errorf("webhook %s: caBundle is not the ca.crt install wrote", name)
+		}
 	}
-	if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
-		t.Errorf("failurePolicy %v, want Fail", w.FailurePolicy)
+	for _, w := range val.Webhooks {
+		if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
+			t.Errorf("webhook %s: failurePolicy %v, want Fail", w.Name, w.FailurePolicy)
+		}
 	}
 
-	// The API server picks the configuration up within a moment (a dry
+	// The API server picks the configurations up within a moment (a dry
 	// run reaches the webhook too: sideEffects NoneOnDryRun).
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
 		return editAs(true) != nil, nil
 	})
 	if err != nil {
@@ -249,7 +313,9 @@ func TestWebhookLocal(t *testing.T) {
 	got := runChart(t, append(kube, "webhook", "status"), "")
 	checkGolden(t, filepath.Join("testdata", "golden", "webhook", "status-local-down.golden"), timesAndPorts(got.text(), port))
 
-	stop := startChartWebhook(t, bin, "--kubeconfig", env.KubeconfigPath(), "--cert-dir", certDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	// As install printed it: the local webhook cannot count on its
+	// namespace existing for the seal key's Secret.
+	stop := startChartWebhook(t, bin, "--kubeconfig", env.KubeconfigPath(), "--cert-dir", certDir, "--seal-key-file", sealKey, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	got = runChart(t, append(kube, "webhook", "status"), "")
 	checkGolden(t, filepath.Join("testdata", "golden", "webhook", "status-local.golden"), timesAndPorts(got.text(), port))
 
@@ -275,9 +341,16 @@ func TestWebhookLocal(t *testing.T) {
 		t.Errorf("release status does not show the blocked writes:\n%s", status)
 	}
 
-	// A second local install makes a fresh CA; the running webhook reloads
-	// the new files and is trusted by the new caBundle.
-	chartOK(t, append(kube, "webhook", "install", "--local", "--port", strconv.Itoa(port), "--cert-dir", certDir)...)
+	// A second local install makes a fresh CA and keeps the seal key; the
+	// running webhook reloads the new files and is trusted by the new
+	// caBundle.
+	out = chartOK(t, append(kube, "webhook", "install", "--local", "--port", strconv.Itoa(port), "--cert-dir", certDir)...)
+	if strings.Contains(out, "wrote "+sealKey) || !strings.Contains(out, "--seal-key-file "+sealKey) {
+		t.Errorf("second install output, want the seal key kept:\n%s", out)
+	}
+	if again, _ := os.ReadFile(sealKey); !bytes.Equal(again, key) {
+		t.Errorf("a second install replaced the seal key")
+	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
 		return apierrors.IsForbidden(edit()), nil
 	})
@@ -291,8 +364,14 @@ func TestWebhookLocal(t *testing.T) {
 	}
 
 	out = chartOK(t, append(kube, "webhook", "uninstall")...)
-	if want := "mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted\n"; out != want {
-		t.Errorf("uninstall output %q, want %q", out, want)
+	wantUninstall := strings.Join([]string{
+		"validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted",
+		"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted",
+		"clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer deleted",
+		"clusterrole.rbac.authorization.k8s.io/kubectl-chart-unlocker deleted",
+	}, "\n") + "\n"
+	if diff := cmp.Diff(wantUninstall, out); diff != "" {
+		t.Errorf("uninstall output (-want +got):\n%s", diff)
 	}
 	// The API server drops the configuration from its webhook cache a moment
 	// after the delete.
@@ -391,12 +470,17 @@ func TestWebhookInCluster(t *testing.T) {
 			"clusterrole.rbac.authorization.k8s.io/chart-webhook created",
 			"clusterrolebinding.rbac.authorization.k8s.io/chart-webhook created",
 			"clusterrole.rbac.authorization.k8s.io/chart-webhook-metrics-reader created",
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer created",
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-unlocker created",
+			"role.rbac.authorization.k8s.io/chart-webhook-seal created",
+			"rolebinding.rbac.authorization.k8s.io/chart-webhook-seal created",
 			"service/chart-webhook created",
 			"service/chart-webhook-metrics created",
 			"networkpolicy.networking.k8s.io/chart-webhook created",
 			"deployment.apps/chart-webhook created",
 			"poddisruptionbudget.policy/chart-webhook created",
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created",
+			"validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created",
 		}
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if len(lines) < len(wantLines) {
@@ -405,8 +489,8 @@ func TestWebhookInCluster(t *testing.T) {
 		if diff := cmp.Diff(slices.Sorted(slices.Values(wantLines)), slices.Sorted(slices.Values(lines[:len(wantLines)]))); diff != "" {
 			t.Errorf("install output (-want +got):\n%s", diff)
 		}
-		if last := lines[len(wantLines)-1]; !strings.HasPrefix(last, "mutatingwebhookconfiguration") {
-			t.Errorf("the configuration is not applied last: %q", last)
+		if last := lines[len(wantLines)-2 : len(wantLines)]; !strings.HasPrefix(last[0], "mutatingwebhookconfiguration") || !strings.HasPrefix(last[1], "validatingwebhookconfiguration") {
+			t.Errorf("the configurations are not applied last, the mutating one first: %q", last)
 		}
 		if !strings.Contains(out, "serving certificate for chart-webhook.kubectl-chart-system.svc, chart-webhook.kubectl-chart-system.svc.cluster.local issued") {
 			t.Errorf("install output does not report the certificate:\n%s", out)
@@ -432,26 +516,52 @@ func TestWebhookInCluster(t *testing.T) {
 			t.Errorf("second install replaced a valid serving certificate")
 		}
 
+		// --strict takes kubectl-chart-deployer and kubectl-chart-unlocker
+		// out of admin and edit (server-side apply removes the labels the
+		// first install set), a later install without it puts them back;
+		// status says which, and the API server's authorizer follows.
+		checkStrict(t, false)
+		out = chartOK(t, append(kube, "webhook", "install", "--self-signed", "--strict", "--image", "registry.test/chart-webhook:v9", "--timeout", "2m")...)
+		for _, want := range []string{
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer configured\n",
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-unlocker configured\n",
+			"strict: only users and ServiceAccounts bound to ClusterRole kubectl-chart-deployer may deploy",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("install --strict output lacks %q:\n%s", want, out)
+			}
+		}
+		checkStrict(t, true)
+		out = chartOK(t, append(kube, "webhook", "install", "--self-signed", "--image", "registry.test/chart-webhook:v9", "--timeout", "2m")...)
+		if !strings.Contains(out, "clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer configured\n") || strings.Contains(out, "strict:") {
+			t.Errorf("install after --strict:\n%s", out)
+		}
+		checkStrict(t, false)
+
 		// Someone else's object keeps the namespace.
 		_, err := cs.CoreV1().ConfigMaps(ns).Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses"}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = chartOK(t, append(kube, "webhook", "uninstall", "--dry-run")...)
-		if !strings.HasPrefix(out, "mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook planned (client dry run)\n") {
+		if !strings.HasPrefix(out, "validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook planned (client dry run)\n"+
+			"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook planned (client dry run)\n") {
 			t.Errorf("uninstall --dry-run:\n%s", out)
 		}
-		if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(t.Context(), webhookinstall.Name, metav1.GetOptions{}); err != nil {
-			t.Fatalf("uninstall --dry-run deleted the configuration: %v", err)
-		}
+		webhookConfigurations(t) // uninstall --dry-run deleted neither
 		out = chartOK(t, append(kube, "webhook", "uninstall")...)
 		wantOut := strings.Join([]string{
+			"validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted",
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook deleted",
 			"poddisruptionbudget.policy/chart-webhook deleted",
 			"deployment.apps/chart-webhook deleted",
 			"networkpolicy.networking.k8s.io/chart-webhook deleted",
 			"service/chart-webhook-metrics deleted",
 			"service/chart-webhook deleted",
+			"rolebinding.rbac.authorization.k8s.io/chart-webhook-seal deleted",
+			"role.rbac.authorization.k8s.io/chart-webhook-seal deleted",
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-unlocker deleted",
+			"clusterrole.rbac.authorization.k8s.io/kubectl-chart-deployer deleted",
 			"clusterrole.rbac.authorization.k8s.io/chart-webhook-metrics-reader deleted",
 			"clusterrolebinding.rbac.authorization.k8s.io/chart-webhook deleted",
 			"clusterrole.rbac.authorization.k8s.io/chart-webhook deleted",
@@ -462,6 +572,13 @@ func TestWebhookInCluster(t *testing.T) {
 		}, "\n") + "\n"
 		if diff := cmp.Diff(wantOut, out); diff != "" {
 			t.Errorf("uninstall output (-want +got):\n%s", diff)
+		}
+		api := cs.AdmissionregistrationV1()
+		if _, err := api.MutatingWebhookConfigurations().Get(t.Context(), webhookinstall.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("MutatingWebhookConfiguration after uninstall: %v", err)
+		}
+		if _, err := api.ValidatingWebhookConfigurations().Get(t.Context(), webhookinstall.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("ValidatingWebhookConfiguration after uninstall: %v", err)
 		}
 		if err := cs.CoreV1().ConfigMaps(ns).Delete(t.Context(), "someone-elses", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
@@ -480,6 +597,7 @@ func TestWebhookInCluster(t *testing.T) {
 			"issuer.cert-manager.io/chart-webhook-selfsigned created (server dry run)\n",
 			"certificate.cert-manager.io/chart-webhook created (server dry run)\n",
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created (server dry run)\n",
+			"validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook created (server dry run)\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("server dry run output lacks %q:\n%s", want, out)
@@ -533,16 +651,9 @@ func TestWebhookInCluster(t *testing.T) {
 			startProcess(t, filepath.Join(bins, "cert-manager-cainjector"), "--kubeconfig", env.KubeconfigPath())
 			// install waits for the Certificates and the Deployment, then
 			// for cainjector to fill the caBundle.
+			// install waits for cainjector to fill both configurations.
 			chartOK(t, append(kube, "webhook", "install", "--timeout", "2m")...)
 			ctx := t.Context()
-			cfg, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookinstall.Name, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bundle, err := webhookinstall.ParseBundle(cfg.Webhooks[0].ClientConfig.CABundle)
-			if err != nil {
-				t.Fatalf("injected caBundle: %v", err)
-			}
 			secret, err := cs.CoreV1().Secrets(ns).Get(ctx, webhookinstall.ServingSecretName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -551,9 +662,17 @@ func TestWebhookInCluster(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, host := range webhookinstall.ServiceDNSNames(ns) {
-				if err := webhookinstall.VerifyServing(kp.Cert, bundle, host, time.Now()); err != nil {
-					t.Errorf("cert-manager's serving certificate does not verify for %s with the injected caBundle: %v", host, err)
+			ccs := clientConfigs(webhookConfigurations(t))
+			for _, name := range webhookNames {
+				bundle, err := webhookinstall.ParseBundle(ccs[name].CABundle)
+				if err != nil {
+					t.Errorf("webhook %s: injected caBundle: %v", name, err)
+					continue
+				}
+				for _, host := range webhookinstall.ServiceDNSNames(ns) {
+					if err := webhookinstall.VerifyServing(kp.Cert, bundle, host, time.Now()); err != nil {
+						t.Errorf("cert-manager's serving certificate does not verify for %s with the caBundle injected into webhook %s: %v", host, name, err)
+					}
 				}
 			}
 			st := &webhookinstall.Status{}
@@ -575,18 +694,31 @@ func checkSelfSigned(t *testing.T, image string) {
 	ctx := t.Context()
 	cs := env.Clientset()
 	ns := webhookinstall.DefaultNamespace
-	cfg, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookinstall.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	mut, val := webhookConfigurations(t)
+	for _, ann := range []map[string]string{mut.Annotations, val.Annotations} {
+		if _, ok := ann["cert-manager.io/inject-ca-from"]; ok {
+			t.Errorf("a self-signed configuration asks cainjector for its CA")
+		}
 	}
-	if _, ok := cfg.Annotations["cert-manager.io/inject-ca-from"]; ok {
-		t.Errorf("a self-signed configuration asks cainjector for its CA")
+	ccs := clientConfigs(mut, val)
+	if len(ccs) != len(webhookNames) {
+		t.Errorf("webhooks %v, want %v", slices.Sorted(maps.Keys(ccs)), webhookNames)
 	}
-	w := cfg.Webhooks[0]
-	if svc := w.ClientConfig.Service; svc == nil || svc.Namespace != ns || svc.Name != webhookinstall.Name {
-		t.Errorf("clientConfig.service %+v", w.ClientConfig.Service)
+	bundleRaw := ccs[webhookNames[0]].CABundle
+	for _, name := range webhookNames {
+		cc := ccs[name]
+		path := "/validate"
+		if name == "stamp.kubectl-chart.io" {
+			path = "/mutate"
+		}
+		if svc := cc.Service; svc == nil || svc.Namespace != ns || svc.Name != webhookinstall.Name || svc.Path == nil || *svc.Path != path {
+			t.Errorf("webhook %s: clientConfig.service %+v, want %s/%s path %s", name, cc.Service, ns, webhookinstall.Name, path)
+		}
+		if !bytes.Equal(cc.CABundle, bundleRaw) {
+			t.Errorf("webhook %s: its caBundle is not that of %s", name, webhookNames[0])
+		}
 	}
-	bundle, err := webhookinstall.ParseBundle(w.ClientConfig.CABundle)
+	bundle, err := webhookinstall.ParseBundle(bundleRaw)
 	if err != nil {
 		t.Fatalf("caBundle: %v", err)
 	}
@@ -740,15 +872,85 @@ func checkCertManagerObjects(t *testing.T) {
 			t.Errorf("%s/%s spec (-built +cluster):\n%s", resource, name, diff)
 		}
 	}
-	cfg, err := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookinstall.Name, metav1.GetOptions{})
-	if err != nil {
+	mut, val := webhookConfigurations(t)
+	for kind, ann := range map[string]map[string]string{"mutating": mut.Annotations, "validating": val.Annotations} {
+		if got, want := ann["cert-manager.io/inject-ca-from"], ns+"/chart-webhook"; got != want {
+			t.Errorf("%s configuration: inject-ca-from %q, want %q", kind, got, want)
+		}
+	}
+	for name, cc := range clientConfigs(mut, val) {
+		if len(cc.CABundle) != 0 {
+			t.Errorf("webhook %s: a cert-manager install set the caBundle itself", name)
+		}
+	}
+}
+
+// checkStrict checks what install (--strict or not) did to the ClusterRoles
+// kubectl-chart-deployer and kubectl-chart-unlocker: with strict, neither
+// carries an aggregation label, else both carry both; webhook status says
+// which; and the API server (its ClusterRole aggregation controller, then
+// its RBAC authorizer) lets a user with the edit role in a namespace deploy
+// there only without strict.
+func checkStrict(t *testing.T, strict bool) {
+	t.Helper()
+	ctx := t.Context()
+	cs := env.Clientset()
+	labels := []string{"rbac.authorization.k8s.io/aggregate-to-admin", "rbac.authorization.k8s.io/aggregate-to-edit"}
+	for _, name := range []string{webhookinstall.DeployerRoleName, webhookinstall.UnlockerRoleName} {
+		r, err := cs.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range labels {
+			if v, ok := r.Labels[l]; strict && ok || !strict && v != "true" {
+				t.Errorf("strict %v: ClusterRole %s has label %s=%q (present: %v)", strict, name, l, v, ok)
+			}
+		}
+		if got := r.Labels["app.kubernetes.io/part-of"]; got != "kubectl-chart" {
+			t.Errorf("ClusterRole %s: part-of %q: a strict install took more than the aggregation labels", name, got)
+		}
+	}
+	st := &webhookinstall.Status{}
+	got := runChart(t, append(webhookKube(t), "webhook", "status", "-o", "json"), "")
+	if err := yaml.Unmarshal([]byte(got.stdout), st); err != nil || st.Strict == nil || *st.Strict != strict {
+		t.Errorf("status: strict %v, want %v (%v)\n%s", st.Strict, strict, err, got.stdout)
+	}
+	wantRow := regexp.MustCompile(`(?m)^STRICT: +no: `)
+	if strict {
+		wantRow = regexp.MustCompile(`(?m)^STRICT: +yes: `)
+	}
+	if text := runChart(t, append(webhookKube(t), "webhook", "status"), "").stdout; !wantRow.MatchString(text) {
+		t.Errorf("status lacks %s:\n%s", wantRow, text)
+	}
+
+	// A user with the edit role in a namespace, asking for "deploy" on a
+	// release there, as the webhook does.
+	const ns, user = "strict-check", "edit-user"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	if got, want := cfg.Annotations["cert-manager.io/inject-ca-from"], ns+"/chart-webhook"; got != want {
-		t.Errorf("inject-ca-from %q, want %q", got, want)
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "edit", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}},
 	}
-	if len(cfg.Webhooks[0].ClientConfig.CABundle) != 0 {
-		t.Errorf("a cert-manager install set the caBundle itself")
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	var allowed bool
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:               user,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "deploy", Group: "kubectl-chart.io", Resource: "releases", Name: "web"},
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		allowed = sar.Status.Allowed
+		return allowed == !strict, nil
+	})
+	if err != nil {
+		t.Errorf("strict %v: a user with the edit role may deploy: %v, want %v (%v)", strict, allowed, !strict, err)
 	}
 }
 
@@ -784,5 +986,25 @@ func TestWebhookFlags(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", got.stdout)
 			}
 		})
+	}
+}
+
+// TestWebhookInstallHelp: install --help says who may deploy with --strict
+// and without it.
+func TestWebhookInstallHelp(t *testing.T) {
+	got := runChart(t, []string{"webhook", "install", "--help"}, "")
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	for _, want := range []string{
+		"--strict ",
+		"only users and ServiceAccounts bound to the ClusterRoles kubectl-chart-deployer",
+		"without it, they are aggregated into admin and edit, so whoever may edit a namespace may deploy there",
+		"An install\nwithout --strict aggregates them again.",
+		"kubectl chart webhook install --strict\n",
+	} {
+		if !strings.Contains(got.stdout, want) {
+			t.Errorf("install --help lacks %q:\n%s", want, got.stdout)
+		}
 	}
 }

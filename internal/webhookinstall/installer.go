@@ -1,17 +1,21 @@
 package webhookinstall
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
@@ -79,14 +84,21 @@ type InstallOptions struct {
 	DryRun DryRun
 	// ForceConflicts takes fields other field managers own.
 	ForceConflicts bool
+	// Strict installs the ClusterRoles kubectl-chart-deployer and
+	// kubectl-chart-unlocker without their aggregation labels: only users
+	// and ServiceAccounts bound to them explicitly may deploy. Without it
+	// they are aggregated into the built-in admin and edit roles (an
+	// install without it puts back the labels a strict one removed).
+	Strict bool
 	// Wait, in the in-cluster modes, waits until the Deployment (and
 	// cert-manager's Certificates) are ready before registering the webhook
-	// configuration, and then for cainjector to fill its caBundle; for at
-	// most Timeout.
+	// configurations, and then for cainjector to fill their caBundles; for
+	// at most Timeout.
 	Wait    bool
 	Timeout time.Duration
 	// CertDir, Host and Port are the local mode's: where to write tls.crt,
-	// tls.key and ca.crt, and where the local chart-webhook listens.
+	// tls.key, ca.crt and seal.key, and where the local chart-webhook
+	// listens.
 	CertDir string
 	Host    string
 	Port    int
@@ -158,16 +170,22 @@ type InstallResult struct {
 	Mode      Mode
 	Namespace string
 	DryRun    DryRun
-	// Objects are the objects applied (or to apply), the configuration
-	// last.
+	// Objects are the objects applied (or to apply), the configurations
+	// last (mutating, then validating).
 	Objects []*unstructured.Unstructured
 	// Changes are the apply results, in the same order.
 	Changes []apply.Change
 	// Serving is the webhook's serving certificate (self-signed and local
 	// modes).
 	Serving *CertificateInfo
-	// URL is the local webhook's clientConfig.url (local mode).
-	URL string
+	// URLs are the local webhook's clientConfig.url of the mutating and
+	// of the validating configuration (local mode).
+	URLs []string
+	// SealKeyFile is the file holding the key that seals revision records,
+	// for chart-webhook --seal-key-file (local mode): written when missing,
+	// kept otherwise (a key replaced while an operation runs would stop
+	// it).
+	SealKeyFile string
 	// Files are the files written (local mode; none in a dry run).
 	Files []string
 }
@@ -187,7 +205,8 @@ type CertificateInfo struct {
 // cluster where the webhook is installed in another mode or namespace, and
 // cert-manager mode on a cluster without cert-manager (ErrNoCertManager).
 // The webhook's objects are applied first; once the webhook can answer
-// (o.Wait), its configuration is. The result is returned in every case.
+// (o.Wait), its configurations are, the mutating one first. The result is
+// returned in every case.
 func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallResult, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -197,14 +216,12 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 		ns = DefaultNamespace
 	}
 	res := &InstallResult{Mode: o.Mode, Namespace: ns, DryRun: o.DryRun}
-	existing, err := in.configuration(ctx)
+	existing, err := in.configurations(ctx)
 	if err != nil {
 		return res, err
 	}
-	if existing != nil {
-		if err := checkSameInstall(existing, o.Mode, ns); err != nil {
-			return res, err
-		}
+	if err := checkSameInstall(existing, o.Mode, ns); err != nil {
+		return res, err
 	}
 	if o.Mode == ModeCertManager {
 		ok, err := in.CertManagerInstalled(ctx)
@@ -216,7 +233,7 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 		}
 	}
 
-	po := PlanOptions{Mode: o.Mode, Namespace: ns, Image: o.Image}
+	po := PlanOptions{Mode: o.Mode, Namespace: ns, Image: o.Image, Strict: o.Strict}
 	var files map[string][]byte
 	switch o.Mode {
 	case ModeSelfSigned:
@@ -227,17 +244,27 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 		if files, po.CABundle, res.Serving, err = localCertificates(o.Host, in.now()); err != nil {
 			return res, err
 		}
+		res.SealKeyFile = filepath.Join(o.CertDir, SealKeyFile)
+		key, err := localSealKey(res.SealKeyFile)
+		if err != nil {
+			return res, err
+		}
+		if key != nil {
+			files[SealKeyFile] = key
+		}
 		po.LocalHost, po.LocalPort = o.Host, o.Port
 	}
 	plan, err := in.manifests.Plan(po)
 	if err != nil {
 		return res, err
 	}
-	if res.Objects, err = plan.All(); err != nil {
+	cfgs, err := plan.Configurations()
+	if err != nil {
 		return res, err
 	}
+	res.Objects = append(slices.Clone(plan.Objects), cfgs...)
 	if o.Mode == ModeLocal {
-		res.URL = *plan.Configuration.Webhooks[0].ClientConfig.URL
+		res.URLs = []string{*plan.Mutating.Webhooks[0].ClientConfig.URL, *plan.Validating.Webhooks[0].ClientConfig.URL}
 	}
 	if o.DryRun == DryRunClient {
 		for _, obj := range res.Objects {
@@ -253,24 +280,30 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 	}
 	opts := apply.DefaultOptions()
 	opts.Force, opts.DryRun = o.ForceConflicts, o.DryRun == DryRunServer
-	objects := res.Objects[:len(res.Objects)-1]
-	cfg := res.Objects[len(res.Objects)-1]
-	if len(objects) > 0 {
-		cs, err := in.applier.Apply(ctx, objects, opts)
+	if len(plan.Objects) > 0 {
+		cs, err := in.applier.Apply(ctx, plan.Objects, opts)
 		res.Changes = append(res.Changes, cs.Changes...)
 		if err != nil {
 			return res, err
 		}
-		if o.Wait && o.DryRun == DryRunNone {
-			if err := in.waitReady(ctx, objects, o.Timeout); err != nil {
-				return res, fmt.Errorf("chart-webhook did not become ready, so its MutatingWebhookConfiguration %s is not registered (nothing enforces ownership yet): %w", Name, err)
+		if err := checkAggregation(cs.Changes, o.Strict); err != nil {
+			return res, err
+		}
+		if o.Mode.InCluster() && o.Wait && o.DryRun == DryRunNone {
+			if err := in.waitReady(ctx, plan.Objects, o.Timeout); err != nil {
+				return res, fmt.Errorf("chart-webhook did not become ready, so its webhook configurations (%s and %s %s) are not registered (nothing enforces ownership yet): %w",
+					kindMutating, kindValidating, Name, err)
 			}
 		}
 	}
-	cs, err := in.applier.Apply(ctx, []*unstructured.Unstructured{cfg}, opts)
-	res.Changes = append(res.Changes, cs.Changes...)
-	if err != nil {
-		return res, err
+	// One at a time, the mutating one first: the validating one refuses
+	// release records that were not stamped.
+	for _, cfg := range cfgs {
+		cs, err := in.applier.Apply(ctx, []*unstructured.Unstructured{cfg}, opts)
+		res.Changes = append(res.Changes, cs.Changes...)
+		if err != nil {
+			return res, err
+		}
 	}
 	if o.Mode == ModeCertManager && o.Wait && o.DryRun == DryRunNone {
 		if err := in.waitCABundle(ctx, o.Timeout); err != nil {
@@ -280,76 +313,79 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 	return res, nil
 }
 
+// checkAggregation checks that the deployer and unlocker ClusterRoles, as
+// the apply left them, carry the aggregation labels, or (strict) none of
+// them. Server-side apply removes the labels that install set before and a
+// strict install leaves off, but not those another field manager set (a
+// `kubectl apply -k manifests/`, a `kubectl label`): those are named with
+// the command that removes them.
+func checkAggregation(changes []apply.Change, strict bool) error {
+	var errs []error
+	for _, c := range changes {
+		if c.Object == nil || !isRole(c.Object) {
+			continue
+		}
+		labels := c.Object.GetLabels()
+		for _, l := range aggregationLabels {
+			_, has := labels[l]
+			switch {
+			case strict && has:
+				errs = append(errs, fmt.Errorf("%s: --strict could not remove the label %s, which another field manager (%s) set: remove it with `kubectl label clusterrole %s %s-`",
+					c.Ref, l, strings.Join(labelManagers(c.Object, l), ", "), c.Object.GetName(), l))
+			case !strict && labels[l] != "true":
+				errs = append(errs, fmt.Errorf("%s: label %s is %q, want \"true\"", c.Ref, l, labels[l]))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// labelManagers are the field managers that own label l of obj, or
+// "unknown" when managedFields do not say.
+func labelManagers(obj *unstructured.Unstructured, l string) []string {
+	path := fieldpath.MakePathOrDie("metadata", "labels", l)
+	var out []string
+	for _, e := range obj.GetManagedFields() {
+		if e.FieldsV1 == nil || slices.Contains(out, e.Manager) {
+			continue
+		}
+		set := &fieldpath.Set{}
+		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err == nil && set.Has(path) {
+			out = append(out, e.Manager)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"unknown"}
+	}
+	return out
+}
+
 // checkSameInstall refuses to install over an installation in another mode
 // or namespace: the objects of one would be left behind by the other.
-func checkSameInstall(existing *admissionregistrationv1.MutatingWebhookConfiguration, mode Mode, ns string) error {
-	have := ModeOf(existing)
-	if have == "" {
-		return fmt.Errorf("MutatingWebhookConfiguration %s exists but was not installed by kubectl chart (no %s annotation, no clientConfig): delete it first", Name, AnnotationMode)
-	}
-	if have != mode {
-		return fmt.Errorf("chart-webhook is installed in %s mode%s; run `kubectl chart webhook uninstall` before installing it in %s mode",
-			have, inNamespace(existing), mode)
+func checkSameInstall(existing Configurations, mode Mode, ns string) error {
+	for _, v := range existing.views() {
+		have := modeOf(v)
+		if have == "" {
+			return fmt.Errorf("%s %s exists but was not installed by kubectl chart (no %s annotation, no clientConfig): delete it first", v.kind, Name, AnnotationMode)
+		}
+		if have != mode {
+			return fmt.Errorf("chart-webhook is installed in %s mode%s; run `kubectl chart webhook uninstall` before installing it in %s mode",
+				have, inNamespace(existing), mode)
+		}
 	}
 	if mode.InCluster() {
-		if have := serviceNamespace(existing); have != "" && have != ns {
+		if have := existing.ServiceNamespace(); have != "" && have != ns {
 			return fmt.Errorf("chart-webhook is installed in namespace %s; run `kubectl chart webhook uninstall` before installing it in namespace %s", have, ns)
 		}
 	}
 	return nil
 }
 
-func inNamespace(cfg *admissionregistrationv1.MutatingWebhookConfiguration) string {
-	if ns := serviceNamespace(cfg); ns != "" {
+func inNamespace(c Configurations) string {
+	if ns := c.ServiceNamespace(); ns != "" {
 		return " in namespace " + ns
 	}
 	return ""
-}
-
-// ModeOf is the mode a webhook configuration was installed in: its
-// AnnotationMode, else what its clientConfig says (a URL: local; cainjector's
-// annotation: cert-manager, as `kubectl apply -k manifests/` installs it; a
-// Service: self-signed); "" when it has no webhooks.
-func ModeOf(cfg *admissionregistrationv1.MutatingWebhookConfiguration) Mode {
-	if m := Mode(cfg.Annotations[AnnotationMode]); m.Valid() == nil {
-		return m
-	}
-	if len(cfg.Webhooks) == 0 {
-		return ""
-	}
-	switch cc := cfg.Webhooks[0].ClientConfig; {
-	case cc.URL != nil:
-		return ModeLocal
-	case cfg.Annotations[annotationInjectCA] != "":
-		return ModeCertManager
-	case cc.Service != nil:
-		return ModeSelfSigned
-	}
-	return ""
-}
-
-// serviceNamespace is the namespace of the Service a configuration calls;
-// "" for a URL.
-func serviceNamespace(cfg *admissionregistrationv1.MutatingWebhookConfiguration) string {
-	for _, w := range cfg.Webhooks {
-		if s := w.ClientConfig.Service; s != nil {
-			return s.Namespace
-		}
-	}
-	return ""
-}
-
-// configuration reads the webhook configuration; nil when it does not
-// exist.
-func (in *Installer) configuration(ctx context.Context) (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
-	cfg, err := in.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("MutatingWebhookConfiguration/%s: %w", Name, err)
-	}
-	return cfg, nil
 }
 
 // CertManagerInstalled says whether the API server serves cert-manager's
@@ -386,25 +422,40 @@ func (in *Installer) waitReady(ctx context.Context, objs []*unstructured.Unstruc
 	return in.applier.Wait(ctx, refs, wo)
 }
 
-// waitCABundle waits for cainjector to fill the caBundle of every webhook.
+// waitCABundle waits for cainjector to fill the caBundle of every webhook
+// of both configurations.
 func (in *Installer) waitCABundle(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = apply.DefaultWaitOptions().Timeout
 	}
+	var missing []string
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		cfg, err := in.configuration(ctx)
-		if err != nil || cfg == nil {
+		cfgs, err := in.configurations(ctx)
+		if err != nil {
 			return false, err
 		}
-		for _, w := range cfg.Webhooks {
-			if len(w.ClientConfig.CABundle) == 0 {
-				return false, nil
+		missing = missing[:0]
+		if cfgs.Mutating == nil {
+			missing = append(missing, kindMutating+"/"+Name)
+		}
+		if cfgs.Validating == nil {
+			missing = append(missing, kindValidating+"/"+Name)
+		}
+		for _, v := range cfgs.views() {
+			for _, w := range v.webhooks {
+				if len(w.clientConfig.CABundle) == 0 {
+					missing = append(missing, v.kind+"/"+Name)
+					break
+				}
 			}
 		}
-		return true, nil
+		return len(missing) == 0, nil
 	})
 	if err != nil {
-		return fmt.Errorf("MutatingWebhookConfiguration/%s: cert-manager's cainjector did not set its caBundle within %s (is cainjector running?): %w", Name, timeout, err)
+		if len(missing) == 0 {
+			missing = []string{kindMutating + "/" + Name, kindValidating + "/" + Name}
+		}
+		return fmt.Errorf("%s: cert-manager's cainjector did not set the caBundle within %s (is cainjector running?): %w", strings.Join(missing, " and "), timeout, err)
 	}
 	return nil
 }
@@ -523,6 +574,25 @@ func localCertificates(host string, now time.Time) (map[string][]byte, []byte, *
 	return files, ca.CertPEM, info, nil
 }
 
+// minSealKey is the shortest seal key chart-webhook accepts.
+const minSealKey = 16
+
+// localSealKey is a new seal key for the file path: nil when path already
+// holds a usable one, which is kept (records sealed under it stay valid
+// and a running operation is not stopped).
+func localSealKey(path string) ([]byte, error) {
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(old) >= minSealKey:
+		return nil, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("seal key: %w", err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return []byte(hex.EncodeToString(key)), nil
+}
+
 // writeFiles writes files into dir (created 0700 if missing), each through
 // a temporary file and a rename, so that a running chart-webhook never reads
 // half a file; keys are 0600. It returns the paths written, sorted.
@@ -538,7 +608,7 @@ func writeFiles(dir string, files map[string][]byte) ([]string, error) {
 	var written []string
 	for _, name := range names {
 		perm := os.FileMode(0o644)
-		if name == KeyFile {
+		if name == KeyFile || name == SealKeyFile {
 			perm = 0o600
 		}
 		path := filepath.Join(dir, name)

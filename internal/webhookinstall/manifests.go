@@ -48,8 +48,12 @@ type Manifests struct {
 	// install builds its own from Go types (CertManagerObjects); these are
 	// what they must equal.
 	CertManager []*unstructured.Unstructured
-	// Configuration is the MutatingWebhookConfiguration (also in Objects).
-	Configuration *admissionregistrationv1.MutatingWebhookConfiguration
+	// Mutating is the MutatingWebhookConfiguration, which stamps release
+	// records (also in Objects).
+	Mutating *admissionregistrationv1.MutatingWebhookConfiguration
+	// Validating is the ValidatingWebhookConfiguration, which decides
+	// (also in Objects).
+	Validating *admissionregistrationv1.ValidatingWebhookConfiguration
 }
 
 // LoadManifests reads the embedded manifests/.
@@ -85,28 +89,57 @@ func ReadManifests(fsys fs.FS) (*Manifests, error) {
 				continue
 			}
 			m.Objects = append(m.Objects, o)
-			if o.GetKind() == "MutatingWebhookConfiguration" {
-				if m.Configuration != nil {
-					errs = append(errs, fmt.Errorf("manifests: %s: a second MutatingWebhookConfiguration %s", res, o.GetName()))
+			var into runtime.Object
+			switch o.GetKind() {
+			case kindMutating:
+				if m.Mutating != nil {
+					errs = append(errs, fmt.Errorf("manifests: %s: a second %s %s", res, kindMutating, o.GetName()))
 					continue
 				}
-				m.Configuration = &admissionregistrationv1.MutatingWebhookConfiguration{}
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, m.Configuration, true); err != nil {
-					errs = append(errs, fmt.Errorf("manifests: %s: %w", res, err))
+				m.Mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+				into = m.Mutating
+			case kindValidating:
+				if m.Validating != nil {
+					errs = append(errs, fmt.Errorf("manifests: %s: a second %s %s", res, kindValidating, o.GetName()))
+					continue
 				}
+				m.Validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+				into = m.Validating
+			default:
+				continue
+			}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, into, true); err != nil {
+				errs = append(errs, fmt.Errorf("manifests: %s: %w", res, err))
 			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if m.Configuration == nil {
-		return nil, errors.New("manifests: no MutatingWebhookConfiguration")
-	}
-	if len(m.Configuration.Webhooks) == 0 {
-		return nil, fmt.Errorf("manifests: MutatingWebhookConfiguration/%s has no webhooks", m.Configuration.Name)
+	switch {
+	case m.Mutating == nil:
+		return nil, errors.New("manifests: no " + kindMutating)
+	case m.Validating == nil:
+		return nil, errors.New("manifests: no " + kindValidating)
+	case len(m.Mutating.Webhooks) == 0:
+		return nil, fmt.Errorf("manifests: %s/%s has no webhooks", kindMutating, m.Mutating.Name)
+	case len(m.Validating.Webhooks) == 0:
+		return nil, fmt.Errorf("manifests: %s/%s has no webhooks", kindValidating, m.Validating.Name)
 	}
 	return m, nil
+}
+
+// Kinds of the two webhook configurations.
+const (
+	kindMutating   = "MutatingWebhookConfiguration"
+	kindValidating = "ValidatingWebhookConfiguration"
+)
+
+// isConfiguration says whether obj is one of the webhook configurations,
+// which install applies apart from (after) the other objects.
+func isConfiguration(obj *unstructured.Unstructured) bool {
+	k := obj.GroupVersionKind()
+	return k.Group == admissionregistrationv1.GroupName && (k.Kind == kindMutating || k.Kind == kindValidating)
 }
 
 // readObjects decodes the documents of one resource file; comment-only

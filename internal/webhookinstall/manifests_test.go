@@ -14,6 +14,7 @@ import (
 
 	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/google/go-cmp/cmp"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -117,7 +118,8 @@ func TestCertManagerObjectsAreCertificateYAML(t *testing.T) {
 
 // TestManifestsUseTheNames: the names this package relies on are those of
 // manifests/: the Deployment's container, the Secret it mounts, the
-// Service the configuration calls.
+// Service both configurations call, the ClusterRoles --strict changes and
+// their aggregation labels.
 func TestManifestsUseTheNames(t *testing.T) {
 	m := loadManifests(t)
 	var deploy *appsv1.Deployment
@@ -151,12 +153,40 @@ func TestManifestsUseTheNames(t *testing.T) {
 	if diff := cmp.Diff([]string{ServingSecretName}, mounted); diff != "" {
 		t.Errorf("Secrets the Deployment mounts (-want +got):\n%s", diff)
 	}
-	svc := m.Configuration.Webhooks[0].ClientConfig.Service
-	if svc == nil || svc.Name != Name || svc.Namespace != DefaultNamespace {
-		t.Errorf("the configuration calls %+v, want Service %s/%s", svc, DefaultNamespace, Name)
+	services := map[string]*admissionregistrationv1.ServiceReference{}
+	for _, w := range m.Mutating.Webhooks {
+		services[w.Name] = w.ClientConfig.Service
 	}
-	if m.Configuration.Name != Name {
-		t.Errorf("configuration %s, want %s", m.Configuration.Name, Name)
+	for _, w := range m.Validating.Webhooks {
+		services[w.Name] = w.ClientConfig.Service
+	}
+	for name, svc := range services {
+		if svc == nil || svc.Name != Name || svc.Namespace != DefaultNamespace {
+			t.Errorf("webhook %s calls %+v, want Service %s/%s", name, svc, DefaultNamespace, Name)
+		}
+	}
+	if m.Mutating.Name != Name || m.Validating.Name != Name {
+		t.Errorf("configurations %s and %s, want %s", m.Mutating.Name, m.Validating.Name, Name)
+	}
+	for _, cfg := range []map[string]string{m.Mutating.Annotations, m.Validating.Annotations} {
+		if got, want := cfg[annotationInjectCA], DefaultNamespace+"/"+servingCertificateName; got != want {
+			t.Errorf("inject-ca-from %q, want %q", got, want)
+		}
+	}
+	var roles []string
+	for _, o := range m.Objects {
+		if !isRole(o) {
+			continue
+		}
+		roles = append(roles, o.GetName())
+		for _, l := range aggregationLabels {
+			if o.GetLabels()[l] != "true" {
+				t.Errorf("ClusterRole %s: label %s is %q, want \"true\"", o.GetName(), l, o.GetLabels()[l])
+			}
+		}
+	}
+	if diff := cmp.Diff(roleNames, roles); diff != "" {
+		t.Errorf("deployer and unlocker ClusterRoles (-want +got):\n%s", diff)
 	}
 }
 
@@ -171,6 +201,17 @@ webhooks:
     sideEffects: None
     clientConfig:
       service: {name: chart-webhook, namespace: kubectl-chart-system, path: /mutate}
+`
+	validating := `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: chart-webhook
+webhooks:
+  - name: v.example.com
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    clientConfig:
+      service: {name: chart-webhook, namespace: kubectl-chart-system, path: /validate}
 `
 	for _, tc := range []struct {
 		name  string
@@ -188,17 +229,38 @@ webhooks:
 			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [a.yaml]\n")},
 			"a.yaml":             {Data: []byte("# only a comment\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\n")},
 		}, "no MutatingWebhookConfiguration"},
+		{"no validating configuration", fstest.MapFS{
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml]\n")},
+			"hook.yaml":          {Data: []byte(config)},
+		}, "no ValidatingWebhookConfiguration"},
+		{"two validating configurations", fstest.MapFS{
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml, v.yaml, v.yaml]\n")},
+			"hook.yaml":          {Data: []byte(config)},
+			"v.yaml":             {Data: []byte(validating)},
+		}, "v.yaml: a second ValidatingWebhookConfiguration chart-webhook"},
+		{"a validating configuration without webhooks", fstest.MapFS{
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml, v.yaml]\n")},
+			"hook.yaml":          {Data: []byte(config)},
+			"v.yaml":             {Data: []byte(validating[:strings.Index(validating, "webhooks:")])},
+		}, "ValidatingWebhookConfiguration/chart-webhook has no webhooks"},
 		{"document without a name", fstest.MapFS{
 			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [a.yaml]\n")},
 			"a.yaml":             {Data: []byte("apiVersion: v1\nkind: ServiceAccount\n")},
 		}, "a.yaml: document 1: want apiVersion, kind and metadata.name"},
 		{"a configuration with an unknown field", fstest.MapFS{
-			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml]\n")},
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml, v.yaml]\n")},
 			"hook.yaml":          {Data: []byte(config + "    timeoutSecond: 5\n")},
+			"v.yaml":             {Data: []byte(validating)},
 		}, `unknown field "webhooks[0].timeoutSecond"`},
-		{"ok", fstest.MapFS{
-			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml]\n")},
+		{"a validating configuration with an unknown field", fstest.MapFS{
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml, v.yaml]\n")},
 			"hook.yaml":          {Data: []byte(config)},
+			"v.yaml":             {Data: []byte(validating + "    reinvocationPolicy: IfNeeded\n")},
+		}, `unknown field "webhooks[0].reinvocationPolicy"`},
+		{"ok", fstest.MapFS{
+			"kustomization.yaml": {Data: []byte("kind: Kustomization\nresources: [hook.yaml, v.yaml]\n")},
+			"hook.yaml":          {Data: []byte(config)},
+			"v.yaml":             {Data: []byte(validating)},
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

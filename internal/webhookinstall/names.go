@@ -10,8 +10,9 @@ import (
 const (
 	// DefaultNamespace is the webhook's namespace in manifests/.
 	DefaultNamespace = "kubectl-chart-system"
-	// Name is the name of the MutatingWebhookConfiguration, the Deployment,
-	// the Service, the ServiceAccount and the RBAC objects.
+	// Name is the name of both webhook configurations (Mutating and
+	// Validating), the Deployment, the Service, the ServiceAccount and the
+	// webhook's own RBAC objects.
 	Name = "chart-webhook"
 	// ContainerName is the webhook's container in the Deployment.
 	ContainerName = "chart-webhook"
@@ -24,12 +25,40 @@ const (
 	// CASecretName holds the CA that signs the serving certificate (and
 	// whose certificate is the caBundle).
 	CASecretName = "chart-webhook-ca"
+	// SealSecretName is the Secret the in-cluster webhook creates at its
+	// first start with the key that seals revision records (chart-webhook
+	// --seal-secret); install does not write it, uninstall deletes it.
+	SealSecretName = "chart-webhook-seal"
+	// DeployerRoleName and UnlockerRoleName are the ClusterRoles of
+	// manifests/roles.yaml that grant the verbs "deploy" and "unlock" on
+	// releases.kubectl-chart.io, which the webhook asks the API server
+	// about before it lets a user take a release's lock.
+	DeployerRoleName = "kubectl-chart-deployer"
+	UnlockerRoleName = "kubectl-chart-unlocker"
 )
+
+// aggregationLabels are the labels of manifests/roles.yaml that aggregate
+// the deployer and unlocker ClusterRoles into the built-in admin and edit
+// ClusterRoles; install --strict leaves them off.
+var aggregationLabels = []string{
+	"rbac.authorization.k8s.io/aggregate-to-admin",
+	"rbac.authorization.k8s.io/aggregate-to-edit",
+}
+
+// roleNames are the ClusterRoles whose aggregation --strict decides, in
+// manifests/ order.
+var roleNames = []string{DeployerRoleName, UnlockerRoleName}
+
+// Files of the local mode's folder (--cert-dir) besides the certificate
+// files: the key that seals revision records, for chart-webhook
+// --seal-key-file (a local webhook cannot rely on the namespace of the
+// seal Secret existing).
+const SealKeyFile = "seal.key"
 
 // Annotations this package sets on what it creates.
 const (
-	// AnnotationMode on the MutatingWebhookConfiguration records the mode
-	// it was installed in, for status, a later install and uninstall.
+	// AnnotationMode on both webhook configurations records the mode they
+	// were installed in, for status, a later install and uninstall.
 	AnnotationMode = "kubectl-chart.io/webhook-mode"
 	// annotationInjectCA asks cert-manager's cainjector to fill caBundle.
 	annotationInjectCA = "cert-manager.io/inject-ca-from"

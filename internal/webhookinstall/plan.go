@@ -10,6 +10,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,8 +25,8 @@ type PlanOptions struct {
 	Namespace string
 	// Image is the webhook's container image (default DefaultImage()).
 	Image string
-	// CABundle is the configuration's caBundle (self-signed and local;
-	// cainjector sets it in cert-manager mode).
+	// CABundle is the caBundle of both configurations (self-signed and
+	// local; cainjector sets it in cert-manager mode).
 	CABundle []byte
 	// Secrets are added to the objects (self-signed: the CA and the
 	// serving certificate).
@@ -34,28 +35,51 @@ type PlanOptions struct {
 	// (local).
 	LocalHost string
 	LocalPort int
+	// Strict leaves the aggregation labels off the ClusterRoles
+	// kubectl-chart-deployer and kubectl-chart-unlocker, so that only the
+	// users and ServiceAccounts bound to them explicitly may deploy, not
+	// everyone with the built-in admin or edit role.
+	Strict bool
 }
 
 // Plan is what install applies.
 type Plan struct {
 	Mode      Mode
 	Namespace string
-	// Objects are applied first: everything but the configuration (none in
-	// local mode).
+	// Objects are applied first: everything but the webhook configurations
+	// (in local mode, only the ClusterRoles kubectl-chart-deployer and
+	// kubectl-chart-unlocker, whose verbs the local webhook asks about).
 	Objects []*unstructured.Unstructured
-	// Configuration is the MutatingWebhookConfiguration, applied once the
-	// webhook can answer (with failurePolicy Fail, an earlier one would
-	// refuse writes to owned objects meanwhile).
-	Configuration *admissionregistrationv1.MutatingWebhookConfiguration
+	// Mutating and Validating are the webhook configurations, applied in
+	// this order once the webhook can answer (with failurePolicy Fail,
+	// earlier ones would refuse writes to owned objects meanwhile). The
+	// mutating one goes first: the validating one refuses release records
+	// that were not stamped.
+	Mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	Validating *admissionregistrationv1.ValidatingWebhookConfiguration
 }
 
-// All is every object of the plan, the configuration last.
-func (p *Plan) All() ([]*unstructured.Unstructured, error) {
-	cfg, err := toUnstructured(p.Configuration)
+// Configurations are the two webhook configurations, in the order they are
+// applied.
+func (p *Plan) Configurations() ([]*unstructured.Unstructured, error) {
+	mut, err := toUnstructured(p.Mutating)
 	if err != nil {
 		return nil, err
 	}
-	return append(slices.Clone(p.Objects), cfg), nil
+	val, err := toUnstructured(p.Validating)
+	if err != nil {
+		return nil, err
+	}
+	return []*unstructured.Unstructured{mut, val}, nil
+}
+
+// All is every object of the plan, the configurations last.
+func (p *Plan) All() ([]*unstructured.Unstructured, error) {
+	cfgs, err := p.Configurations()
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(p.Objects), cfgs...), nil
 }
 
 // LocalURL is the clientConfig.url of a webhook on host:port serving path.
@@ -65,9 +89,10 @@ func LocalURL(host string, port int, path string) string {
 
 // Plan builds the objects of a mode from the manifests: the namespace moved
 // to o.Namespace, the image set, cert-manager's objects (cert-manager) or
-// o.Secrets (self-signed) added, and the configuration pointed at the
-// Service (in-cluster) or at o.LocalHost:o.LocalPort (local). The manifests
-// are not modified.
+// o.Secrets (self-signed) added, the deployer and unlocker ClusterRoles
+// without their aggregation labels (o.Strict), and both configurations
+// pointed at the Service (in-cluster) or at o.LocalHost:o.LocalPort
+// (local). The manifests are not modified.
 func (m *Manifests) Plan(o PlanOptions) (*Plan, error) {
 	if err := o.Mode.Valid(); err != nil {
 		return nil, err
@@ -83,22 +108,32 @@ func (m *Manifests) Plan(o PlanOptions) (*Plan, error) {
 	}
 	p := &Plan{Mode: o.Mode, Namespace: ns}
 
-	cfg, err := m.configuration(o, ns)
-	if err != nil {
+	var err error
+	if p.Mutating, p.Validating, err = m.configurations(o, ns); err != nil {
 		return nil, err
 	}
-	p.Configuration = cfg
-	if o.Mode == ModeLocal {
-		return p, nil
-	}
 
-	deployments := 0
+	deployments, roles := 0, 0
 	for _, obj := range m.Objects {
-		if obj.GetKind() == "MutatingWebhookConfiguration" {
+		if isConfiguration(obj) {
+			continue
+		}
+		role := isRole(obj)
+		if o.Mode == ModeLocal && !role {
 			continue
 		}
 		obj = obj.DeepCopy()
 		relocate(obj, ns)
+		if role {
+			roles++
+			if o.Strict {
+				labels := obj.GetLabels()
+				for _, l := range aggregationLabels {
+					delete(labels, l)
+				}
+				obj.SetLabels(labels)
+			}
+		}
 		if obj.GetKind() == "Deployment" && obj.GetName() == Name {
 			if err := setImage(obj, image); err != nil {
 				return nil, err
@@ -106,6 +141,12 @@ func (m *Manifests) Plan(o PlanOptions) (*Plan, error) {
 			deployments++
 		}
 		p.Objects = append(p.Objects, obj)
+	}
+	if roles != len(roleNames) {
+		return nil, fmt.Errorf("manifests: %d of the ClusterRoles %s, want all", roles, strings.Join(roleNames, ", "))
+	}
+	if o.Mode == ModeLocal {
+		return p, nil
 	}
 	if deployments != 1 {
 		return nil, fmt.Errorf("manifests: %d Deployments named %s, want 1", deployments, Name)
@@ -136,47 +177,78 @@ func (m *Manifests) Plan(o PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
-// configuration is the manifests' MutatingWebhookConfiguration for mode:
+// isRole says whether obj is the deployer or the unlocker ClusterRole.
+func isRole(obj *unstructured.Unstructured) bool {
+	k := obj.GroupVersionKind()
+	return k.Group == rbacv1.GroupName && k.Kind == "ClusterRole" && slices.Contains(roleNames, obj.GetName())
+}
+
+// configurations are the manifests' webhook configurations for mode:
 // rules, selectors and policies as shipped, namespace moved, clientConfig
-// and caBundle set.
-func (m *Manifests) configuration(o PlanOptions, ns string) (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
-	cfg := m.Configuration.DeepCopy()
-	cfg.TypeMeta = metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"}
-	if cfg.Annotations == nil {
-		cfg.Annotations = map[string]string{}
+// and caBundle set, the mode recorded.
+func (m *Manifests) configurations(o PlanOptions, ns string) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	gv := admissionregistrationv1.SchemeGroupVersion.String()
+	mut := m.Mutating.DeepCopy()
+	mut.TypeMeta = metav1.TypeMeta{APIVersion: gv, Kind: kindMutating}
+	setConfigurationMeta(&mut.ObjectMeta, o.Mode, ns)
+	for i := range mut.Webhooks {
+		w := &mut.Webhooks[i]
+		if err := pointWebhook(w.Name, &w.ClientConfig, w.NamespaceSelector, o, ns); err != nil {
+			return nil, nil, err
+		}
 	}
-	cfg.Annotations[AnnotationMode] = string(o.Mode)
-	if o.Mode == ModeCertManager {
-		cfg.Annotations[annotationInjectCA] = ns + "/" + servingCertificateName
+	val := m.Validating.DeepCopy()
+	val.TypeMeta = metav1.TypeMeta{APIVersion: gv, Kind: kindValidating}
+	setConfigurationMeta(&val.ObjectMeta, o.Mode, ns)
+	for i := range val.Webhooks {
+		w := &val.Webhooks[i]
+		if err := pointWebhook(w.Name, &w.ClientConfig, w.NamespaceSelector, o, ns); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mut, val, nil
+}
+
+// setConfigurationMeta records the mode on a configuration and asks
+// cainjector for the serving certificate's CA in cert-manager mode only.
+func setConfigurationMeta(meta *metav1.ObjectMeta, mode Mode, ns string) {
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[AnnotationMode] = string(mode)
+	if mode == ModeCertManager {
+		meta.Annotations[annotationInjectCA] = ns + "/" + servingCertificateName
 	} else {
-		delete(cfg.Annotations, annotationInjectCA)
+		delete(meta.Annotations, annotationInjectCA)
 	}
-	for i := range cfg.Webhooks {
-		w := &cfg.Webhooks[i]
-		svc := w.ClientConfig.Service
-		if svc == nil {
-			return nil, fmt.Errorf("manifests: webhook %s has no clientConfig.service", w.Name)
-		}
-		path := "/"
-		if svc.Path != nil {
-			path = *svc.Path
-		}
-		relocateSelector(w.NamespaceSelector, ns)
-		switch o.Mode {
-		case ModeLocal:
-			if o.LocalHost == "" || o.LocalPort <= 0 || o.LocalPort > 65535 {
-				return nil, fmt.Errorf("local: invalid address %s:%d", o.LocalHost, o.LocalPort)
-			}
-			url := LocalURL(o.LocalHost, o.LocalPort, path)
-			w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: o.CABundle}
-		default:
-			if svc.Namespace == DefaultNamespace {
-				svc.Namespace = ns
-			}
-			w.ClientConfig.CABundle = o.CABundle
-		}
+}
+
+// pointWebhook points one webhook at the Service in ns (in-cluster) or at
+// the local process (a URL with the Service's path), with the caBundle of
+// o, and moves the exclusion of the webhook's own namespace to ns.
+func pointWebhook(name string, cc *admissionregistrationv1.WebhookClientConfig, sel *metav1.LabelSelector, o PlanOptions, ns string) error {
+	svc := cc.Service
+	if svc == nil {
+		return fmt.Errorf("manifests: webhook %s has no clientConfig.service", name)
 	}
-	return cfg, nil
+	path := "/"
+	if svc.Path != nil {
+		path = *svc.Path
+	}
+	relocateSelector(sel, ns)
+	if o.Mode == ModeLocal {
+		if o.LocalHost == "" || o.LocalPort <= 0 || o.LocalPort > 65535 {
+			return fmt.Errorf("local: invalid address %s:%d", o.LocalHost, o.LocalPort)
+		}
+		url := LocalURL(o.LocalHost, o.LocalPort, path)
+		*cc = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: o.CABundle}
+		return nil
+	}
+	if svc.Namespace == DefaultNamespace {
+		svc.Namespace = ns
+	}
+	cc.CABundle = o.CABundle
+	return nil
 }
 
 // relocateSelector moves the exclusion of the webhook's own namespace in a

@@ -1,12 +1,14 @@
 package webhookinstall
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,20 +29,26 @@ import (
 
 // Status is what `kubectl chart webhook status` shows.
 type Status struct {
-	// Installed tells that the MutatingWebhookConfiguration exists.
+	// Installed tells that either webhook configuration exists.
 	Installed bool `json:"installed"`
 	// Healthy tells that it is installed and nothing below is wrong: the
 	// webhook enforces ownership.
 	Healthy bool `json:"healthy"`
 	Mode    Mode `json:"mode,omitempty"`
+	// Strict tells that the ClusterRoles kubectl-chart-deployer and
+	// kubectl-chart-unlocker are not aggregated into the built-in admin and
+	// edit roles (install --strict): only the users and ServiceAccounts
+	// bound to them may deploy. Nil when that cannot be said (a problem
+	// says why): one is missing, they cannot be read, or one is aggregated
+	// and the other is not.
+	Strict *bool `json:"strict,omitempty"`
 	// Namespace is the webhook's namespace (in-cluster modes).
 	Namespace string `json:"namespace,omitempty"`
-	// Endpoint is where the API server calls the webhook: a URL, or
-	// service namespace/name:port/path.
-	Endpoint      string `json:"endpoint,omitempty"`
-	FailurePolicy string `json:"failurePolicy,omitempty"`
-	// CABundle are the CAs of the configuration's caBundle; empty when it
-	// has none.
+	// Configurations are the mutating and the validating configuration, in
+	// this order, missing ones included.
+	Configurations []ConfigurationStatus `json:"configurations,omitempty"`
+	// CABundle are the CAs of the configurations' caBundles, each once;
+	// empty when they have none.
 	CABundle []CertificateSummary `json:"caBundle"`
 	// Deployment is the webhook's Deployment (in-cluster modes).
 	Deployment *DeploymentStatus `json:"deployment,omitempty"`
@@ -53,6 +62,20 @@ type Status struct {
 	// Problems say what stops the webhook from enforcing ownership, or
 	// will soon, and what to do.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// ConfigurationStatus is one of the webhook configurations.
+type ConfigurationStatus struct {
+	// Kind is MutatingWebhookConfiguration or
+	// ValidatingWebhookConfiguration.
+	Kind   string `json:"kind"`
+	Exists bool   `json:"exists"`
+	// Webhooks are the names of its webhooks.
+	Webhooks []string `json:"webhooks,omitempty"`
+	// Endpoint is where the API server calls its first webhook: a URL, or
+	// service namespace/name:port/path.
+	Endpoint      string `json:"endpoint,omitempty"`
+	FailurePolicy string `json:"failurePolicy,omitempty"`
 }
 
 // CertificateSummary names a certificate and its end.
@@ -94,6 +117,8 @@ type ServingStatus struct {
 	TrustError string `json:"trustError,omitempty"`
 	// Error is why it could not be read.
 	Error string `json:"error,omitempty"`
+
+	leaf *x509.Certificate
 }
 
 // ServerStatus says whether the local webhook answers.
@@ -106,10 +131,16 @@ type ServerStatus struct {
 // Observed is what Status reads from the cluster (and the local webhook);
 // ComputeStatus judges it.
 type Observed struct {
-	// Configuration is nil when it does not exist.
-	Configuration *admissionregistrationv1.MutatingWebhookConfiguration
+	// Configurations are the webhook configurations (nil ones do not
+	// exist).
+	Configurations Configurations
 	// Namespace is the webhook's namespace.
 	Namespace string
+	// Roles are the ClusterRoles kubectl-chart-deployer and
+	// kubectl-chart-unlocker by name; a missing one is absent (or
+	// RolesErr).
+	Roles    map[string]*rbacv1.ClusterRole
+	RolesErr error
 	// Deployment is nil when missing (or DeploymentErr).
 	Deployment    *appsv1.Deployment
 	DeploymentErr error
@@ -128,15 +159,15 @@ type Observed struct {
 // StatusOptions say where Status looks.
 type StatusOptions struct {
 	// Namespace is where to look for the webhook's objects when its
-	// configuration does not say (default DefaultNamespace).
+	// configurations do not say (default DefaultNamespace).
 	Namespace string
 	// ProbeTimeout bounds the TLS handshake with a local webhook.
 	ProbeTimeout time.Duration
 }
 
-// Status reads the webhook's configuration and, by its mode, its
-// Deployment, certificates and Secret, or probes the local webhook; and
-// judges them.
+// Status reads the webhook's configurations, its ClusterRoles and, by its
+// mode, its Deployment, certificates and Secret, or probes the local
+// webhook; and judges them.
 func (in *Installer) Status(ctx context.Context, o StatusOptions) (*Status, error) {
 	obs, err := in.Observe(ctx, o)
 	if err != nil {
@@ -146,33 +177,34 @@ func (in *Installer) Status(ctx context.Context, o StatusOptions) (*Status, erro
 }
 
 // Observe reads what Status judges. Only a failure to read the
-// configuration is an error; other failures are recorded in Observed.
+// configurations is an error; other failures are recorded in Observed.
 func (in *Installer) Observe(ctx context.Context, o StatusOptions) (*Observed, error) {
-	cfg, err := in.configuration(ctx)
+	cfgs, err := in.configurations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	obs := &Observed{Configuration: cfg, Namespace: o.Namespace}
+	obs := &Observed{Configurations: cfgs, Namespace: o.Namespace}
 	if obs.Namespace == "" {
 		obs.Namespace = DefaultNamespace
 	}
-	mode := Mode("")
-	if cfg != nil {
-		mode = ModeOf(cfg)
-		if ns := serviceNamespace(cfg); ns != "" {
-			obs.Namespace = ns
-		}
+	if ns := cfgs.ServiceNamespace(); ns != "" {
+		obs.Namespace = ns
+	}
+	mode := cfgs.Mode()
+
+	var wg sync.WaitGroup
+	if cfgs.Exist() {
+		wg.Go(func() { obs.Roles, obs.RolesErr = in.roles(ctx) })
 	}
 	if mode == ModeLocal {
 		timeout := o.ProbeTimeout
 		if timeout <= 0 {
 			timeout = 3 * time.Second
 		}
-		obs.Served, obs.ServedErr = probe(ctx, cfg, timeout)
+		obs.Served, obs.ServedErr = probe(ctx, cfgs, timeout)
+		wg.Wait()
 		return obs, nil
 	}
-
-	var wg sync.WaitGroup
 	wg.Go(func() {
 		d, err := in.kube.AppsV1().Deployments(obs.Namespace).Get(ctx, Name, metav1.GetOptions{})
 		switch {
@@ -183,7 +215,7 @@ func (in *Installer) Observe(ctx context.Context, o StatusOptions) (*Observed, e
 			obs.Deployment = d
 		}
 	})
-	if cfg == nil {
+	if !cfgs.Exist() {
 		wg.Wait()
 		return obs, nil
 	}
@@ -202,6 +234,23 @@ func (in *Installer) Observe(ctx context.Context, o StatusOptions) (*Observed, e
 	}
 	wg.Wait()
 	return obs, nil
+}
+
+// roles reads the deployer and unlocker ClusterRoles; missing ones are
+// left out.
+func (in *Installer) roles(ctx context.Context) (map[string]*rbacv1.ClusterRole, error) {
+	out := map[string]*rbacv1.ClusterRole{}
+	for _, name := range roleNames {
+		r, err := in.kube.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("ClusterRole/%s: %w", name, err)
+		}
+		out[name] = r
+	}
+	return out, nil
 }
 
 // certificates reads the CA and serving Certificates; missing ones are
@@ -229,13 +278,20 @@ func (in *Installer) certificates(ctx context.Context, ns string) ([]*cmv1.Certi
 	return out, nil
 }
 
-// probe makes a TLS handshake with the local webhook of cfg, trusting its
-// caBundle, and returns the chain it served.
-func probe(ctx context.Context, cfg *admissionregistrationv1.MutatingWebhookConfiguration, timeout time.Duration) ([]*x509.Certificate, error) {
-	if len(cfg.Webhooks) == 0 || cfg.Webhooks[0].ClientConfig.URL == nil {
+// probe makes a TLS handshake with the local webhook the configurations
+// call (the URL of their first webhook), and returns the chain it served.
+func probe(ctx context.Context, cfgs Configurations, timeout time.Duration) ([]*x509.Certificate, error) {
+	raw := ""
+	for _, v := range cfgs.views() {
+		if len(v.webhooks) > 0 && v.webhooks[0].clientConfig.URL != nil {
+			raw = *v.webhooks[0].clientConfig.URL
+			break
+		}
+	}
+	if raw == "" {
 		return nil, fmt.Errorf("no URL")
 	}
-	u, err := url.Parse(*cfg.Webhooks[0].ClientConfig.URL)
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -259,79 +315,138 @@ func probe(ctx context.Context, cfg *admissionregistrationv1.MutatingWebhookConf
 	return conn.(*tls.Conn).ConnectionState().PeerCertificates, nil
 }
 
+// caBundleGroup is the webhooks that carry the same caBundle.
+type caBundleGroup struct {
+	// kinds are the configurations of those webhooks.
+	kinds []string
+	raw   []byte
+	certs []*x509.Certificate
+}
+
+// what names the group's caBundle in problems: "the caBundle" when every
+// webhook has it.
+func (g *caBundleGroup) what(groups int) string {
+	if groups == 1 {
+		return "the caBundle"
+	}
+	return "the caBundle of " + strings.Join(g.kinds, " and ") + " " + Name
+}
+
 // ComputeStatus judges what Observe read, at time now.
 func ComputeStatus(obs *Observed, now time.Time) *Status {
 	s := &Status{CABundle: []CertificateSummary{}}
-	cfg := obs.Configuration
-	if cfg == nil {
+	problem := func(format string, args ...any) { s.Problems = append(s.Problems, fmt.Sprintf(format, args...)) }
+	cfgs := obs.Configurations
+	if !cfgs.Exist() {
 		if obs.Deployment != nil {
 			s.Namespace = obs.Namespace
-			s.Problems = append(s.Problems, fmt.Sprintf("Deployment %s/%s exists but MutatingWebhookConfiguration %s does not: nothing calls the webhook; run `kubectl chart webhook install` again, or `kubectl chart webhook uninstall`",
-				obs.Namespace, Name, Name))
+			problem("Deployment %s/%s exists but neither webhook configuration %s does: nothing calls the webhook; run `kubectl chart webhook install` again, or `kubectl chart webhook uninstall`",
+				obs.Namespace, Name, Name)
 		}
 		return s
 	}
 	s.Installed = true
-	s.Mode = ModeOf(cfg)
-	problem := func(format string, args ...any) { s.Problems = append(s.Problems, fmt.Sprintf(format, args...)) }
-	if len(cfg.Webhooks) == 0 {
-		problem("MutatingWebhookConfiguration %s has no webhooks: nothing blocks writes from other tools; run `kubectl chart webhook install` again", Name)
-		return s
-	}
-	w := cfg.Webhooks[0]
-	cc := w.ClientConfig
-	switch {
-	case cc.URL != nil:
-		s.Endpoint = *cc.URL
-	case cc.Service != nil:
-		s.Namespace = obs.Namespace
-		port := int32(443)
-		if cc.Service.Port != nil {
-			port = *cc.Service.Port
-		}
-		path := ""
-		if cc.Service.Path != nil {
-			path = *cc.Service.Path
-		}
-		s.Endpoint = fmt.Sprintf("service %s/%s:%d%s", cc.Service.Namespace, cc.Service.Name, port, path)
+	s.Mode = cfgs.Mode()
+	views := cfgs.views()
+
+	if cfgs.Mutating == nil {
+		s.Configurations = append(s.Configurations, ConfigurationStatus{Kind: kindMutating})
+		problem("%s %s is missing: release records are not stamped, so the validating webhook refuses every release operation; run `kubectl chart webhook install` again", kindMutating, Name)
 	}
 	// What the API server does with writes to owned objects while the
-	// webhook does not answer.
+	// webhook does not answer: the validating webhooks' failure policy
+	// says (the mutating one only stamps records, which the validating one
+	// refuses unstamped).
 	meanwhile := "refused"
-	if w.FailurePolicy != nil {
-		s.FailurePolicy = string(*w.FailurePolicy)
-		if *w.FailurePolicy == admissionregistrationv1.Ignore {
-			meanwhile = "let through unchecked"
-			problem("failurePolicy is Ignore: writes to owned objects pass unchecked whenever the webhook does not answer")
+	var first *webhookView // the webhook whose endpoint the serving certificate is checked for
+	var groups []*caBundleGroup
+	for _, v := range views {
+		cs := ConfigurationStatus{Kind: v.kind, Exists: true}
+		if len(v.webhooks) == 0 {
+			consequence := "nothing blocks writes from other tools"
+			if v.kind == kindMutating {
+				consequence = "release records are not stamped, so the validating webhook refuses every release operation"
+			}
+			problem("%s %s has no webhooks: %s; run `kubectl chart webhook install` again", v.kind, Name, consequence)
 		}
+		for i, w := range v.webhooks {
+			cs.Webhooks = append(cs.Webhooks, w.name)
+			if i == 0 {
+				cs.Endpoint = endpoint(w.clientConfig)
+				if w.failurePolicy != nil {
+					cs.FailurePolicy = string(*w.failurePolicy)
+				}
+				if first == nil {
+					first = &v.webhooks[0]
+				}
+			}
+			if v.kind == kindValidating && w.failurePolicy != nil && *w.failurePolicy == admissionregistrationv1.Ignore {
+				meanwhile = "let through unchecked"
+				problem("the failurePolicy of webhook %s is Ignore: writes to owned objects pass unchecked whenever the webhook does not answer", w.name)
+			}
+			var g *caBundleGroup
+			for _, x := range groups {
+				if bytes.Equal(x.raw, w.clientConfig.CABundle) {
+					g = x
+				}
+			}
+			if g == nil {
+				g = &caBundleGroup{raw: w.clientConfig.CABundle}
+				groups = append(groups, g)
+			}
+			if !slices.Contains(g.kinds, v.kind) {
+				g.kinds = append(g.kinds, v.kind)
+			}
+		}
+		s.Configurations = append(s.Configurations, cs)
+	}
+	if cfgs.Validating == nil {
+		s.Configurations = append(s.Configurations, ConfigurationStatus{Kind: kindValidating})
+		problem("%s %s is missing: nothing blocks writes from other tools; run `kubectl chart webhook install` again", kindValidating, Name)
+	}
+	if first == nil {
+		s.Strict = strictStatus(obs, problem)
+		return s
+	}
+	if first.clientConfig.Service != nil {
+		s.Namespace = obs.Namespace
 	}
 
-	var bundle []*x509.Certificate
-	if len(cc.CABundle) == 0 {
-		if s.Mode == ModeCertManager {
-			problem("the caBundle is empty: cert-manager's cainjector has not injected the CA yet (is cainjector running?); until it does, the API server cannot call the webhook")
-		} else {
-			problem("the caBundle is empty: the API server cannot call the webhook; run `kubectl chart webhook install` again")
+	seen := map[string]bool{}
+	for _, g := range groups {
+		what := g.what(len(groups))
+		if len(g.raw) == 0 {
+			if s.Mode == ModeCertManager {
+				problem("%s is empty: cert-manager's cainjector has not injected the CA yet (is cainjector running?); until it does, the API server cannot call the webhook", what)
+			} else {
+				problem("%s is empty: the API server cannot call the webhook; run `kubectl chart webhook install` again", what)
+			}
+			continue
 		}
-	} else if certs, err := ParseBundle(cc.CABundle); err != nil {
-		problem("the caBundle does not parse: %v", err)
-	} else {
-		bundle = certs
+		certs, err := ParseBundle(g.raw)
+		if err != nil {
+			problem("%s does not parse: %v", what, err)
+			continue
+		}
+		g.certs = certs
 		valid := 0
 		for _, c := range certs {
-			s.CABundle = append(s.CABundle, CertificateSummary{Subject: c.Subject.CommonName, NotAfter: c.NotAfter.UTC()})
+			if !seen[string(c.Raw)] {
+				seen[string(c.Raw)] = true
+				s.CABundle = append(s.CABundle, CertificateSummary{Subject: c.Subject.CommonName, NotAfter: c.NotAfter.UTC()})
+			}
 			if now.Before(c.NotAfter) {
 				valid++
 			}
 		}
 		if valid == 0 {
-			problem("every CA of the caBundle has expired; run `kubectl chart webhook install` again")
+			problem("every CA of %s has expired; run `kubectl chart webhook install` again", what)
 		}
 	}
 
 	// The host the API server checks the serving certificate for.
 	host := ""
-	switch {
+	switch cc := first.clientConfig; {
 	case cc.URL != nil:
 		if u, err := url.Parse(*cc.URL); err == nil {
 			host = u.Hostname()
@@ -341,15 +456,15 @@ func ComputeStatus(obs *Observed, now time.Time) *Status {
 	}
 
 	if s.Mode == ModeLocal {
-		s.Server = &ServerStatus{Address: endpointAddress(s.Endpoint), Answering: obs.ServedErr == nil && len(obs.Served) > 0}
+		s.Server = &ServerStatus{Address: endpointAddress(endpoint(first.clientConfig)), Answering: obs.ServedErr == nil && len(obs.Served) > 0}
 		if !s.Server.Answering {
 			if obs.ServedErr != nil {
 				s.Server.Error = obs.ServedErr.Error()
 			}
-			problem("nothing answers at %s: start the local webhook (chart-webhook --kubeconfig <kubeconfig> --cert-dir <dir> --port %s); until then writes to owned objects are %s",
-				s.Server.Address, portOf(s.Server.Address), meanwhile)
+			problem("nothing answers at %s: start the local webhook (chart-webhook --kubeconfig <kubeconfig> --cert-dir <dir> --seal-key-file <dir>/%s --port %s); until then writes to owned objects are %s",
+				s.Server.Address, SealKeyFile, portOf(s.Server.Address), meanwhile)
 		} else {
-			s.Serving = servingStatus("served by "+s.Server.Address, obs.Served[0], bundle, host, now)
+			s.Serving = servingStatus("served by "+s.Server.Address, obs.Served[0])
 		}
 	} else {
 		s.Deployment = deploymentStatus(obs)
@@ -371,7 +486,7 @@ func ComputeStatus(obs *Observed, now time.Time) *Status {
 				s.Serving = &ServingStatus{Source: source, Error: err.Error()}
 				problem("Secret %s/%s holds no usable certificate: %v", obs.Namespace, ServingSecretName, err)
 			} else {
-				s.Serving = servingStatus(source, kp.Cert, bundle, host, now)
+				s.Serving = servingStatus(source, kp.Cert)
 			}
 		}
 		if s.Mode == ModeCertManager {
@@ -387,25 +502,88 @@ func ComputeStatus(obs *Observed, now time.Time) *Status {
 		}
 	}
 	if sv := s.Serving; sv != nil && sv.Error == "" {
-		switch {
-		case !sv.Trusted:
-			problem("the serving certificate (%s) is not trusted for %s by the caBundle: %s; run `kubectl chart webhook install` again", sv.Source, host, sv.TrustError)
-		case s.Mode == ModeSelfSigned && sv.NotAfter.Before(now.Add(ServingRenewBefore)):
+		sv.Trusted = true
+		for _, g := range groups {
+			if err := VerifyServing(sv.leaf, g.certs, host, now); err != nil {
+				if sv.Trusted {
+					sv.Trusted, sv.TrustError = false, err.Error()
+				}
+				problem("the serving certificate (%s) is not trusted for %s by %s: %s; run `kubectl chart webhook install` again", sv.Source, host, g.what(len(groups)), err)
+			}
+		}
+		if sv.Trusted && s.Mode == ModeSelfSigned && sv.NotAfter.Before(now.Add(ServingRenewBefore)) {
 			problem("the serving certificate expires at %s: run `kubectl chart webhook install --self-signed` to renew it", sv.NotAfter.Format(time.RFC3339))
 		}
 	}
+	s.Strict = strictStatus(obs, problem)
 	s.Healthy = len(s.Problems) == 0
 	return s
 }
 
-func servingStatus(source string, leaf *x509.Certificate, bundle []*x509.Certificate, host string, now time.Time) *ServingStatus {
-	sv := &ServingStatus{Source: source, Hosts: certHosts(leaf), NotAfter: leaf.NotAfter.UTC()}
-	if err := VerifyServing(leaf, bundle, host, now); err != nil {
-		sv.TrustError = err.Error()
-	} else {
-		sv.Trusted = true
+// strictStatus says whether the deployer and unlocker ClusterRoles are
+// left out of admin and edit (nil: neither yes nor no), and reports missing
+// roles and roles aggregated in part.
+func strictStatus(obs *Observed, problem func(string, ...any)) *bool {
+	if obs.RolesErr != nil {
+		problem("cannot read the ClusterRoles %s: %v", strings.Join(roleNames, " and "), obs.RolesErr)
+		return nil
 	}
-	return sv
+	what := map[string]string{
+		DeployerRoleName: "install, upgrade, roll back or uninstall releases",
+		UnlockerRoleName: "take over or clear another user's release lock (--force-unlock)",
+	}
+	all, none, found := true, true, 0
+	for _, name := range roleNames {
+		r := obs.Roles[name]
+		if r == nil {
+			problem("ClusterRole %s is missing: only users granted its verb on releases.kubectl-chart.io otherwise (cluster admins) may %s; run `kubectl chart webhook install` again",
+				name, what[name])
+			continue
+		}
+		found++
+		for _, l := range aggregationLabels {
+			if r.Labels[l] == "true" {
+				none = false
+			} else {
+				all = false
+			}
+		}
+	}
+	if found < len(roleNames) {
+		return nil
+	}
+	if !all && !none {
+		problem("the ClusterRoles %s are aggregated into admin and edit only in part: run `kubectl chart webhook install` again, with --strict to leave them out, without to put them in",
+			strings.Join(roleNames, " and "))
+		return nil
+	}
+	return &none
+}
+
+// endpoint is where a clientConfig points: its URL, or service
+// namespace/name:port/path.
+func endpoint(cc admissionregistrationv1.WebhookClientConfig) string {
+	switch {
+	case cc.URL != nil:
+		return *cc.URL
+	case cc.Service != nil:
+		port := int32(443)
+		if cc.Service.Port != nil {
+			port = *cc.Service.Port
+		}
+		path := ""
+		if cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		return fmt.Sprintf("service %s/%s:%d%s", cc.Service.Namespace, cc.Service.Name, port, path)
+	}
+	return ""
+}
+
+// servingStatus describes a serving certificate; ComputeStatus decides
+// whether the caBundles trust it.
+func servingStatus(source string, leaf *x509.Certificate) *ServingStatus {
+	return &ServingStatus{Source: source, Hosts: certHosts(leaf), NotAfter: leaf.NotAfter.UTC(), leaf: leaf}
 }
 
 func certHosts(c *x509.Certificate) []string {

@@ -21,7 +21,7 @@ func (s *Status) Text() string {
 	}
 	if !s.Installed {
 		row("INSTALLED", "no: nothing blocks writes from other tools to what releases own")
-		row("INSTALL", "kubectl chart webhook install [--self-signed | --local --port PORT --cert-dir DIR]")
+		row("INSTALL", "kubectl chart webhook install [--self-signed | --local --port PORT --cert-dir DIR] [--strict]")
 	} else {
 		row("INSTALLED", "yes, %s mode", orDash(string(s.Mode), "unknown"))
 		if s.Healthy {
@@ -29,11 +29,31 @@ func (s *Status) Text() string {
 		} else {
 			row("HEALTHY", "no (see PROBLEMS)")
 		}
+		switch {
+		case s.Strict == nil:
+			row("STRICT", "unknown (see PROBLEMS)")
+		case *s.Strict:
+			row("STRICT", "yes: only users and ServiceAccounts bound to %s may deploy", DeployerRoleName)
+		default:
+			row("STRICT", "no: admin and edit include %s and %s", DeployerRoleName, UnlockerRoleName)
+		}
 		if s.Namespace != "" {
 			row("NAMESPACE", "%s", s.Namespace)
 		}
-		row("ENDPOINT", "%s", orDash(s.Endpoint, "-"))
-		row("FAILURE POLICY", "%s", orDash(s.FailurePolicy, "-"))
+		for _, c := range s.Configurations {
+			k := "MUTATING"
+			if c.Kind == kindValidating {
+				k = "VALIDATING"
+			}
+			switch {
+			case !c.Exists:
+				row(k, "missing")
+			case len(c.Webhooks) == 0:
+				row(k, "no webhooks")
+			default:
+				row(k, "%s (%s), failure policy %s", orDash(c.Endpoint, "-"), strings.Join(c.Webhooks, ", "), orDash(c.FailurePolicy, "-"))
+			}
+		}
 		if len(s.CABundle) == 0 {
 			row("CA BUNDLE", "none")
 		}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,7 @@ import (
 // UninstallOptions say how Uninstall removes the webhook.
 type UninstallOptions struct {
 	// Namespace is where to look for the webhook's objects when its
-	// configuration does not say (default DefaultNamespace).
+	// configurations do not say (default DefaultNamespace).
 	Namespace string
 	// DryRun: client reports what exists and would be deleted; server
 	// asks the API server to check the deletions. Neither deletes.
@@ -30,8 +32,8 @@ type UninstallOptions struct {
 
 // UninstallResult is what Uninstall deleted (or would delete).
 type UninstallResult struct {
-	// Mode is the mode the configuration was installed in ("" when there
-	// was none).
+	// Mode is the mode the configurations were installed in ("" when there
+	// were none).
 	Mode      Mode
 	Namespace string
 	// Changes are the objects deleted (Deleted), or to delete in a client
@@ -45,14 +47,17 @@ type UninstallResult struct {
 }
 
 // Uninstall removes the webhook in whichever mode it was installed: the
-// MutatingWebhookConfiguration first (so that nothing calls a webhook
-// being removed), then, for the in-cluster modes (or when no configuration
-// says the mode), every object install creates: the Deployment and the
-// rest of manifests/, cert-manager's Issuers and Certificates, the
-// certificate Secrets (those install or cert-manager wrote), and last the
-// namespace, if install created it and nothing else lives in it. Objects
-// already gone are skipped, so it can run again after a partial failure.
-// Every failure is reported; the others still run.
+// ValidatingWebhookConfiguration first (it refuses release records the
+// mutating one did not stamp), then the MutatingWebhookConfiguration, so
+// that nothing calls a webhook being removed; then the ClusterRoles
+// kubectl-chart-deployer and kubectl-chart-unlocker (local mode) or, for
+// the in-cluster modes (or when no configuration says the mode), every
+// object install creates: the Deployment and the rest of manifests/,
+// cert-manager's Issuers and Certificates, the Secrets (the certificates
+// install or cert-manager wrote, the seal key the webhook wrote), and last
+// the namespace, if install created it and nothing else lives in it.
+// Objects already gone are skipped, so it can run again after a partial
+// failure. Every failure is reported; the others still run.
 func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*UninstallResult, error) {
 	switch o.DryRun {
 	case "", DryRunNone, DryRunClient, DryRunServer:
@@ -63,28 +68,41 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 	if res.Namespace == "" {
 		res.Namespace = DefaultNamespace
 	}
-	cfg, err := in.configuration(ctx)
+	cfgs, err := in.configurations(ctx)
 	if err != nil {
 		return res, err
 	}
 	var errs []error
-	if cfg != nil {
-		res.Mode = ModeOf(cfg)
-		if ns := serviceNamespace(cfg); ns != "" {
-			res.Namespace = ns
+	res.Mode = cfgs.Mode()
+	if ns := cfgs.ServiceNamespace(); ns != "" {
+		res.Namespace = ns
+	}
+	for _, c := range []struct {
+		kind   string
+		exists bool
+	}{{kindValidating, cfgs.Validating != nil}, {kindMutating, cfgs.Mutating != nil}} {
+		if !c.exists {
+			continue
 		}
-		ref := release.ObjectRef{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration", Name: Name}
+		ref := release.ObjectRef{Group: admissionregistrationv1.GroupName, Version: "v1", Kind: c.kind, Name: Name}
 		if err := in.deleteOne(ctx, ref, nil, o.DryRun, res); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if res.Mode == ModeLocal {
+		for _, name := range roleNames {
+			ref := release.ObjectRef{Group: rbacv1.GroupName, Version: "v1", Kind: "ClusterRole", Name: name}
+			if err := in.deleteOne(ctx, ref, nil, o.DryRun, res); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		return res, errors.Join(errs...)
 	}
 
 	ns := res.Namespace
 	// Every object any in-cluster mode creates: manifests/ (not the
-	// Namespace), cert-manager's objects, and the Secrets.
+	// Namespace, not the configurations), cert-manager's objects, and the
+	// Secrets.
 	plan, err := in.manifests.Plan(PlanOptions{Mode: ModeCertManager, Namespace: ns})
 	if err != nil {
 		return res, err
@@ -102,7 +120,7 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 	// The reverse of the install order: the Deployment before what it
 	// uses, RBAC and the ServiceAccount last.
 	slices.Reverse(refs)
-	for _, name := range []string{ServingSecretName, CASecretName} {
+	for _, name := range secretNames {
 		refs = append(refs, release.ObjectRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: name})
 	}
 	certManager, err := in.CertManagerInstalled(ctx)
@@ -129,8 +147,15 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 	return res, errors.Join(errs...)
 }
 
-// ourSecret says whether a Secret was written by install (self-signed) or
-// by cert-manager for one of install's Certificates.
+// secretNames are the Secrets uninstall deletes besides the objects of the
+// plan: the certificates (written by cert-manager, or by a self-signed
+// install under the same names) and the seal key the webhook creates at
+// its first start.
+var secretNames = []string{ServingSecretName, CASecretName, SealSecretName}
+
+// ourSecret says whether a Secret was written by install (self-signed), by
+// the webhook (its seal key) or by cert-manager for one of install's
+// Certificates.
 func ourSecret(m *metav1.PartialObjectMetadata) bool {
 	if m.Labels[labelPartOf] == partOf && m.Labels[labelName] == Name {
 		return true
@@ -211,7 +236,7 @@ func (in *Installer) deleteNamespace(ctx context.Context, ref release.ObjectRef,
 	for _, obj := range plan.Objects {
 		ours[obj.GetKind()+"/"+obj.GetName()] = true
 	}
-	for _, name := range []string{ServingSecretName, CASecretName} {
+	for _, name := range secretNames {
 		ours["Secret/"+name] = true
 	}
 	others, err := in.foreignObjects(ctx, ref.Name, ours)

@@ -183,8 +183,9 @@ const (
 // Deployment runs no pods here: no nodes) with cert-manager running, and
 // checks what the webhook needs from it: the serving certificate issued for
 // the Service's DNS names by the manifests' CA, in the Secret the pods
-// mount, and that CA injected into the MutatingWebhookConfiguration's
-// caBundle, so that the API server trusts the webhook.
+// mount, and that CA injected into the caBundle of every webhook of the
+// Mutating and the ValidatingWebhookConfiguration, so that the API server
+// trusts the webhook.
 func TestCertManagerIssuesTheWebhookCertificate(t *testing.T) {
 	if skip != "" {
 		t.Skip(skip)
@@ -259,25 +260,54 @@ func TestCertManagerIssuesTheWebhookCertificate(t *testing.T) {
 		}
 	}
 
-	// cainjector: the webhook configuration trusts that CA.
-	hooks := env.Clientset().AdmissionregistrationV1().MutatingWebhookConfigurations()
-	var caBundle []byte
+	// cainjector: both webhook configurations trust that CA.
+	hooks := env.Clientset().AdmissionregistrationV1()
+	// bundles are the caBundles of every webhook, by name.
+	bundles := func(ctx context.Context) (map[string][]byte, error) {
+		out := map[string][]byte{}
+		m, err := hooks.MutatingWebhookConfigurations().Get(ctx, ownership.WebhookConfigurationName, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range m.Webhooks {
+			out["MutatingWebhookConfiguration "+w.Name] = w.ClientConfig.CABundle
+		}
+		v, err := hooks.ValidatingWebhookConfigurations().Get(ctx, ownership.WebhookConfigurationName, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range v.Webhooks {
+			out["ValidatingWebhookConfiguration "+w.Name] = w.ClientConfig.CABundle
+		}
+		return out, nil
+	}
+	var injected map[string][]byte
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		cainjector.running(t)
-		h, err := hooks.Get(ctx, ownership.WebhookConfigurationName, metav1.GetOptions{})
-		if err != nil {
+		var err error
+		if injected, err = bundles(ctx); err != nil {
 			return false, err
 		}
-		caBundle = h.Webhooks[0].ClientConfig.CABundle
-		return len(caBundle) > 0, nil
+		for _, b := range injected {
+			if len(b) == 0 {
+				return false, nil
+			}
+		}
+		return len(injected) > 0, nil
 	})
 	if err != nil {
-		t.Fatalf("cainjector never set the caBundle of MutatingWebhookConfiguration %s: %v", ownership.WebhookConfigurationName, err)
+		t.Fatalf("cainjector never set the caBundle of every webhook of the configurations %s (%d webhooks): %v", ownership.WebhookConfigurationName, len(injected), err)
 	}
-	t.Logf("caBundle injected %s after cert-manager started", time.Since(began).Round(time.Millisecond))
-	if !bytes.Equal(caBundle, s.Data["ca.crt"]) {
-		t.Errorf("caBundle is not ca.crt of %s:\n%s", servingSecret, describePEM(caBundle))
+	t.Logf("caBundles injected %s after cert-manager started", time.Since(began).Round(time.Millisecond))
+	if len(injected) < 2 {
+		t.Errorf("webhooks %v, want the mutating and the validating ones", slices.Sorted(maps.Keys(injected)))
 	}
+	for _, name := range slices.Sorted(maps.Keys(injected)) {
+		if !bytes.Equal(injected[name], s.Data["ca.crt"]) {
+			t.Errorf("the caBundle of %s is not ca.crt of %s:\n%s", name, servingSecret, describePEM(injected[name]))
+		}
+	}
+	caBundle := s.Data["ca.crt"]
 
 	// What the API server does when it calls the webhook: a TLS handshake
 	// to the Service's name trusting only caBundle, answered with the

@@ -4,10 +4,10 @@
 // against a test API server that has cert-manager's CRDs, manifests/ is
 // applied with kubectl, and the test checks that the webhook's Certificate
 // is issued for the Service's names and that cainjector puts its CA into
-// the MutatingWebhookConfiguration. A package of its own: the webhook
-// configuration it applies points at a Service with no pods and fails
-// closed, which would break the tests of any package sharing its control
-// plane.
+// the Mutating and the ValidatingWebhookConfiguration. A package of its own:
+// the webhook configurations it applies point at a Service with no pods and
+// fail closed, which would break the tests of any package sharing its
+// control plane.
 //
 // The package has no code of its own; its tests are in the _test.go files.
 package certmanager
