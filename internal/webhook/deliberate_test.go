@@ -131,7 +131,9 @@ func (sc *scenario) state(t *testing.T) releaseState {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The lock is left out: a running operation renews it.
 	st.Head = head.Data
+	delete(st.Head, release.HeadKeyLock)
 	secs, err := env.Clientset().CoreV1().Secrets(sc.ns).List(ctx, metav1.ListOptions{LabelSelector: ownership.LabelRelease + "=" + sc.name})
 	if err != nil {
 		t.Fatal(err)
@@ -288,8 +290,12 @@ func TestKubectlLiveLockTakeoverNeedsUnlock(t *testing.T) {
 	sc := installWithPlugin(t, "takeover")
 	dave := sc.editorFor(t, sc.ns, userDave, "kubectl-chart-deployer")
 
+	// A short lock TTL: the upgrade renews every 3 s, so it finds out soon
+	// that its lock was taken.
 	ctx, cancel := context.WithCancel(t.Context())
-	held := sc.command(ctx, t, sc.deployer, sc.ns, nil, sc.plugin, "upgrade", sc.name, sc.chartDir, "--set", "replicas=4", "--wait", "--timeout", "5m")
+	held := sc.command(ctx, t, sc.deployer, sc.ns, []string{"KUBECTL_CHART_LOCK_TTL=9s"}, sc.plugin, "upgrade", sc.name, sc.chartDir, "--set", "replicas=4", "--wait", "--timeout", "5m")
+	var heldOut strings.Builder
+	held.Stdout, held.Stderr = &heldOut, &heldOut
 	if err := held.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +330,17 @@ func TestKubectlLiveLockTakeoverNeedsUnlock(t *testing.T) {
 		t.Fatalf("--force-unlock with unlock permission: %s", r)
 	}
 	sc.waitStatus(t, sc.admin(t), "LockTakenOver: user dave took over: the lock of release takeover is held by user deployer")
+
+	// The deployer's upgrade, whose lock is gone, stops and says why.
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		if err == nil || !strings.Contains(heldOut.String(), "lock lost") {
+			t.Errorf("the deployer's upgrade after the takeover: want it stopped with \"lock lost\", got %v:\n%s", err, heldOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("the deployer's upgrade still runs a minute after its lock was taken over:\n%s", heldOut.String())
+	}
 }
 
 func cmpState(a, b releaseState) string {
