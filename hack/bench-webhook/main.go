@@ -1,40 +1,51 @@
 // Command bench-webhook is the benchmark of chart-webhook, the ownership admission webhook (issue 5, acceptance
-// item 4). In one run it measures, and prints against their targets:
+// item 4; issue 11's SubjectAccessReviews and record seals). In one run it measures, and prints against their
+// targets:
 //
 //  1. Handler latency in process: p50 and p99 of Handler.Handle, and of admission.Webhook.ServeHTTP around it
 //     (AdmissionReview JSON in and out), for every kind of decision — unlabelled object, another user's change
-//     that leaves owned fields alone, the release's own operation, labels copied onto an object outside the
-//     inventory, break-glass, the lock-user stamp on a head, the applied-by stamp on a revision record, and the
-//     denials (owned field, ownership label, delete, revision record data) — and a new annotation on the last
-//     object of a release of -big-release objects. The handler is wired as the binary wires it: heads from the
-//     informer cache of webhook.NewManager (started in this process against the same API server), a live
-//     re-read before a denial, metrics, a JSON logger and an Event recorder (both writing nowhere). The
-//     decisions are timed in interleaved rounds, with the bytes each request allocates. Target: p99 < 1 ms.
-//  2. End-to-end added latency: merge patches of a new annotation on owned ConfigMaps (the objectSelector
-//     matches, the webhook evaluates their managedFields and allows them), sent open-loop at -rate per second
-//     with at most -in-flight outstanding, over loopback, by a user other than the release's; in phases of
-//     -phase that alternate (with, without, without, with, …) between the MutatingWebhookConfiguration being
-//     installed and being deleted, -duration in all for each, so that load on the machine hits both series. The
-//     webhook is the real bin/chart-webhook process, registered with a URL clientConfig as `kubectl chart webhook
-//     install --local` registers it. The webhook's request counter is read around every phase to prove that it
-//     answered every update of a with phase and none of a without phase. p50/p90/p99 both ways and the added p99
-//     (p99 with − p99 without), also per pair of adjacent phases as a check on noise; the CPU time of the
-//     webhook per call and of the control plane per update, from /proc; the handler's own time inside the
-//     process, from its duration histogram. Target: added p99 < 5 ms. Then, for information, the latency of
-//     denied updates (another user changing an owned field) at -denied-rate.
+//     that leaves owned fields alone, the release's own operation (its head names revision 2, recorded and
+//     sealed), labels copied onto an object outside the inventory, break-glass, a lock taken and a lock renewed
+//     (their SubjectAccessReview answered from a warm cache) and a lock taken with a SubjectAccessReview to the
+//     API server on every request (for information), a revision record created, and the denials (owned field,
+//     the same with a re-read of the head, ownership label, delete, revision record data) — and a new
+//     annotation on the last object of a release of -big-release objects. Release records (heads, revision
+//     records) go through the mutating webhook first, as the API server sends them: their rows time the
+//     Stamper and then the Handler on the stamped request. The handlers are wired as the binary wires them:
+//     heads from the informer cache of webhook.NewManager (started in this process against the same API
+//     server), a live re-read before a denial of what may be the release's operation, a CachedAuthorizer, the
+//     binary's seal key, metrics, a JSON logger and an Event recorder (both writing nowhere). The decisions are
+//     timed in interleaved rounds, with the bytes each request allocates. Target: p99 < 1 ms, for the decisions
+//     answered from the caches and for the denials with their re-read.
+//  2. End-to-end added latency: merge patches of a new annotation on owned ConfigMaps (the validating
+//     webhook's objectSelector matches, it evaluates their managedFields and allows them), sent open-loop at
+//     -rate per second with at most -in-flight outstanding, over loopback, by a user other than the release's;
+//     in phases of -phase that alternate (with, without, without, with, …) between both webhook configurations
+//     being installed and being deleted, -duration in all for each, so that load on the machine hits both
+//     series. The webhook is the real bin/chart-webhook process, registered with a URL clientConfig as `kubectl
+//     chart webhook install --local` registers it. The webhook's request counter is read around every phase to
+//     prove that it answered every update of a with phase and none of a without phase. p50/p90/p99 both ways
+//     and the added p99 (p99 with − p99 without), also per pair of adjacent phases as a check on noise; the CPU
+//     time of the webhook per call and of the control plane per update, from /proc; the handler's own time
+//     inside the process, from its duration histogram. Target: added p99 < 5 ms. Then, for information, the
+//     latency of denied updates (another user changing an owned field) at -denied-rate.
 //  3. Memory: -releases releases with -objects owned objects between them (ConfigMaps and Secrets applied by the
-//     release's operation, as the plugin installs a release: lock, head with the inventory, revision record,
-//     server-side apply, status, unlock), in -namespaces namespaces, created by -workers parallel installs; then
-//     a dry-run change of an owned field of every release (denied only once the webhook's cache holds that head:
-//     this waits for the informer to sync) and a real allowed update per release (warm caches), then the
-//     webhook process's VmRSS and VmHWM from /proc and its Go heap from its Prometheus metrics
-//     (go_memstats_heap_inuse_bytes). Target: RSS < 150 MiB. For what the cache itself holds, the live heap
-//     that a webhook.NewManager started in this process over the same cluster adds (after a GC); with
-//     -heap-profile FILE, its heap profile is written there, for `go tool pprof`.
+//     release's operation, as the plugin installs a release: lock, revision record (stamped and sealed by the
+//     webhook), head naming it with the inventory, server-side apply, status, unlock), in -namespaces
+//     namespaces, created by -workers parallel installs; then a dry-run change of an owned field of every
+//     release (denied only once the webhook's cache holds that head: this waits for the informer to sync) and a
+//     real allowed update per release (warm caches), then the webhook process's VmRSS and VmHWM from /proc and
+//     its Go heap from its Prometheus metrics (go_memstats_heap_inuse_bytes). Target: RSS < 150 MiB. For what
+//     the cache itself holds, the live heap that a webhook.NewManager started in this process over the same
+//     cluster adds (after a GC); with -heap-profile FILE, its heap profile is written there, for `go tool
+//     pprof`.
 //
 // It starts the bare test control plane of internal/testcluster (etcd and kube-apiserver) with manifests/'
-// MutatingWebhookConfiguration pointed at a local serving address and certificate (envtest), and runs the webhook
-// as its ServiceAccount with manifests/rbac.yaml's permissions only.
+// MutatingWebhookConfiguration (/mutate) and ValidatingWebhookConfiguration (/validate) pointed at a local
+// serving address and certificate (envtest), and runs the webhook as its ServiceAccount with manifests/
+// rbac.yaml's and roles.yaml's permissions only; it creates its seal key Secret at its start, and the handlers
+// of this process use the same key. The deployer has RBAC permissions only (kubectl-chart-deployer among them),
+// so that the webhook's SubjectAccessReviews are answered by RBAC.
 //
 // Usually run through `make bench-webhook` (or `make bench`), which builds bin/chart-webhook and the control
 // plane first. It prints ✓ or ✗ beside each target but exits non-zero only when something could not be run or a
@@ -52,11 +63,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +82,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
+	"github.com/kubectl-chart/kubectl-chart/internal/webhook"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -183,17 +197,31 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 type cluster struct {
 	env *testcluster.Env
 	// admin is system:masters; deployer runs the releases' operations (lock holder, field manager
-	// kubectl-chart); alice is another person with kubectl; carol a break-glass user.
+	// kubectl-chart) with RBAC permissions only: writes of ConfigMaps, Secrets and Deployments and manifests/
+	// roles.yaml's kubectl-chart-deployer (the deploy verb the webhook asks a SubjectAccessReview for); alice is
+	// another person with kubectl; carol a break-glass user.
 	admin, deployer, alice, carol *user
-	// webhookSA is the webhook's ServiceAccount (manifests/rbac.yaml's permissions only).
+	// webhookSA is the webhook's ServiceAccount (manifests/rbac.yaml's and roles.yaml's permissions only).
 	webhookSA *user
-	// hook is the MutatingWebhookConfiguration as installed (URL clientConfig), to delete and recreate.
-	hook *admissionregistrationv1.MutatingWebhookConfiguration
+	// hooks are the webhook configurations as installed (URL clientConfig), to delete and recreate.
+	hooks webhookConfigurations
+	// sealKey is the key the webhook process seals revision records with (it creates the Secret
+	// chart-webhook-seal at its first start); the handlers and managers of this process use the same.
+	sealKey []byte
+}
+
+// webhookConfigurations are manifests/' two webhook configurations: the stamping (mutating) one, called on
+// release records at /mutate, and the deciding (validating) one at /validate.
+type webhookConfigurations struct {
+	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 }
 
 // user is a client authenticated as one user, without client-side rate limits.
 type user struct {
 	name string
+	// groups are the user's groups as the API server authenticates it (its client certificate's).
+	groups []string
 	// base is the configuration as a kubeconfig gives it; cfg has no client-side rate limit.
 	base, cfg  *rest.Config
 	cs         kubernetes.Interface
@@ -208,6 +236,10 @@ const (
 	userAlice    = "alice"
 	userCarol    = "carol"
 	webhookUser  = "system:serviceaccount:kubectl-chart-system:chart-webhook"
+	// webhookNamespace is the webhook's own namespace (manifests/), where its seal key Secret lives.
+	webhookNamespace = "kubectl-chart-system"
+	// roleDeployer is roles.yaml's ClusterRole granting the deploy verb on releases.
+	roleDeployer = "kubectl-chart-deployer"
 )
 
 func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
@@ -217,16 +249,17 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 
-	hook, err := manifestWebhook(opts.manifests)
+	hooks, err := manifestWebhooks(opts.manifests)
 	if err != nil {
 		return err
 	}
-	progress(stderr, "starting the bare control plane (etcd, kube-apiserver) with manifests/' webhook configuration on a local URL …")
+	progress(stderr, "starting the bare control plane (etcd, kube-apiserver) with manifests/' webhook configurations on a local URL …")
 	env, err := testcluster.Start(ctx, testcluster.Options{
 		ConfigureEnvtest: func(te *envtest.Environment) {
 			te.WebhookInstallOptions = envtest.WebhookInstallOptions{
-				MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{hook},
-				LocalServingHost: "127.0.0.1",
+				MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{hooks.mutating},
+				ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{hooks.validating},
+				LocalServingHost:   "127.0.0.1",
 			}
 		},
 	})
@@ -238,7 +271,7 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "bench-webhook: stop: %v\n", err)
 		}
 	}()
-	c, err := newCluster(ctx, env, opts.manifests, hook.Name)
+	c, err := newCluster(ctx, env, opts.manifests, hooks)
 	if err != nil {
 		return err
 	}
@@ -253,7 +286,12 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		}
 	}()
 
-	fmt.Fprintf(stdout, "webhook: %s (%s), a process of its own, called by the API server at %s\n", opts.webhook, wh.version, hookURL(c.hook))
+	if c.sealKey, err = readSealKey(ctx, c.admin.cs); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "webhook: %s (%s), a process of its own, called by the API server at %s (stamps) and %s (decisions)\n",
+		opts.webhook, wh.version, hookURL(c.hooks.mutating.Webhooks[0].ClientConfig), hookURL(c.hooks.validating.Webhooks[0].ClientConfig))
 	fmt.Fprintf(stdout, "server:  bare control plane (etcd, kube-apiserver), Kubernetes %s, loopback only; %d CPUs\n", serverVersion(c.admin.cs), runtime.NumCPU())
 	fmt.Fprintf(stdout, "load average at start: %s\n\n", loadAverage())
 
@@ -282,9 +320,9 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// newCluster creates the users and manifests/rbac.yaml's ClusterRole and binding, and reads the webhook
-// configuration envtest installed.
-func newCluster(ctx context.Context, env *testcluster.Env, manifests, hookName string) (*cluster, error) {
+// newCluster creates the users, the webhook's namespace and the RBAC of manifests/rbac.yaml and roles.yaml,
+// binds the deployer, and reads the webhook configurations envtest installed.
+func newCluster(ctx context.Context, env *testcluster.Env, manifests string, hooks webhookConfigurations) (*cluster, error) {
 	c := &cluster{env: env}
 	var err error
 	if c.admin, err = newUser(env.Config(), "admin", nil); err != nil {
@@ -300,9 +338,14 @@ func newCluster(ctx context.Context, env *testcluster.Env, manifests, hookName s
 		if err != nil {
 			return nil, err
 		}
-		return newUser(au.Config(), name, kc)
+		u, err := newUser(au.Config(), name, kc)
+		if err != nil {
+			return nil, err
+		}
+		u.groups = append(slices.Clone(groups), "system:authenticated")
+		return u, nil
 	}
-	if c.deployer, err = add(userDeployer, "system:masters"); err != nil {
+	if c.deployer, err = add(userDeployer); err != nil {
 		return nil, err
 	}
 	if c.alice, err = add(userAlice, "system:masters"); err != nil {
@@ -314,14 +357,80 @@ func newCluster(ctx context.Context, env *testcluster.Env, manifests, hookName s
 	if c.webhookSA, err = add(webhookUser, "system:serviceaccounts", "system:serviceaccounts:kubectl-chart-system"); err != nil {
 		return nil, err
 	}
-	if err := applyRBAC(ctx, c.admin.cs, manifests); err != nil {
+	if err := namespace(ctx, c.admin.cs, webhookNamespace); err != nil {
 		return nil, err
 	}
-	if c.hook, err = c.admin.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, hookName, metav1.GetOptions{}); err != nil {
+	for _, file := range []string{"rbac.yaml", "roles.yaml"} {
+		if err := applyRBAC(ctx, c.admin.cs, filepath.Join(manifests, file)); err != nil {
+			return nil, err
+		}
+	}
+	if err := bindDeployer(ctx, c.admin.cs); err != nil {
 		return nil, err
 	}
-	c.hook = cleanHook(c.hook)
+	admission := c.admin.cs.AdmissionregistrationV1()
+	mutating, err := admission.MutatingWebhookConfigurations().Get(ctx, hooks.mutating.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	validating, err := admission.ValidatingWebhookConfigurations().Get(ctx, hooks.validating.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	c.hooks = cleanHooks(webhookConfigurations{mutating: mutating, validating: validating})
 	return c, nil
+}
+
+// bindDeployer gives the deployer what a CI ServiceAccount that deploys releases has: writes of the kinds the
+// releases hold, and roles.yaml's kubectl-chart-deployer (bound directly: a bare control plane runs no
+// ClusterRole aggregation into edit and admin), so that the webhook's SubjectAccessReviews of its locks are
+// answered by RBAC.
+func bindDeployer(ctx context.Context, cs kubernetes.Interface) error {
+	writes := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench-webhook-deployer-writes"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets"}, Verbs: []string{"*"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"*"}},
+		},
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, writes, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("ClusterRole/%s: %w", writes.Name, err)
+	}
+	for _, role := range []string{writes.Name, roleDeployer} {
+		b := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "bench-webhook-" + userDeployer + "-" + role},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: userDeployer}},
+		}
+		if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("ClusterRoleBinding/%s: %w", b.Name, err)
+		}
+	}
+	return nil
+}
+
+// readSealKey reads the seal key the webhook process created at its start (Secret chart-webhook-seal in its
+// namespace).
+func readSealKey(ctx context.Context, cs kubernetes.Interface) ([]byte, error) {
+	sec, err := cs.CoreV1().Secrets(webhookNamespace).Get(ctx, webhook.DefaultSealSecret, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("the webhook's seal key: %w", err)
+	}
+	key := sec.Data[webhook.SealSecretKey]
+	if len(key) == 0 {
+		return nil, fmt.Errorf("Secret/%s/%s holds no key %q", webhookNamespace, webhook.DefaultSealSecret, webhook.SealSecretKey)
+	}
+	return key, nil
+}
+
+// userInfo is the user of the benchmark named name as an admission request names it.
+func (c *cluster) userInfo(name string) authenticationv1.UserInfo {
+	for _, u := range []*user{c.deployer, c.alice, c.carol, c.webhookSA} {
+		if u.name == name {
+			return authenticationv1.UserInfo{Username: u.name, Groups: u.groups}
+		}
+	}
+	return authenticationv1.UserInfo{Username: name, Groups: []string{"system:authenticated"}}
 }
 
 func newUser(cfg *rest.Config, name string, kubeconfig []byte) (*user, error) {
@@ -344,72 +453,104 @@ func newUser(cfg *rest.Config, name string, kubeconfig []byte) (*user, error) {
 	}, nil
 }
 
-// manifestWebhook is manifests/' MutatingWebhookConfiguration as envtest installs it on a local URL: envtest
-// turns the Service reference into https://host:port/<path>, so the path loses its leading slash here.
-func manifestWebhook(dir string) (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "mutatingwebhookconfiguration.yaml"))
-	if err != nil {
-		return nil, err
+// manifestWebhooks are manifests/' MutatingWebhookConfiguration and ValidatingWebhookConfiguration as envtest
+// installs them on a local URL: envtest turns a Service reference into https://host:port/<path>, so the paths
+// (/mutate, /validate) lose their leading slash here. Rules, selectors and policies stay as shipped.
+func manifestWebhooks(dir string) (webhookConfigurations, error) {
+	var hooks webhookConfigurations
+	hooks.mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+	hooks.validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	for _, f := range []struct {
+		file string
+		into any
+	}{{"mutatingwebhookconfiguration.yaml", hooks.mutating}, {"validatingwebhookconfiguration.yaml", hooks.validating}} {
+		path := filepath.Join(dir, f.file)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return hooks, err
+		}
+		if err := yaml.UnmarshalStrict(b, f.into); err != nil {
+			return hooks, fmt.Errorf("%s: %w", path, err)
+		}
 	}
-	var hook admissionregistrationv1.MutatingWebhookConfiguration
-	if err := yaml.UnmarshalStrict(b, &hook); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "mutatingwebhookconfiguration.yaml"), err)
-	}
-	for i := range hook.Webhooks {
-		if s := hook.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
+	trim := func(c *admissionregistrationv1.WebhookClientConfig) {
+		if s := c.Service; s != nil && s.Path != nil {
 			p := strings.TrimPrefix(*s.Path, "/")
 			s.Path = &p
 		}
 	}
-	return &hook, nil
+	for i := range hooks.mutating.Webhooks {
+		trim(&hooks.mutating.Webhooks[i].ClientConfig)
+	}
+	for i := range hooks.validating.Webhooks {
+		trim(&hooks.validating.Webhooks[i].ClientConfig)
+	}
+	if len(hooks.mutating.Webhooks) == 0 || len(hooks.validating.Webhooks) == 0 {
+		return hooks, fmt.Errorf("%s: a webhook configuration without webhooks", dir)
+	}
+	return hooks, nil
 }
 
-// cleanHook is hook without its server-set metadata, to create again after a delete.
-func cleanHook(hook *admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
-	h := hook.DeepCopy()
-	h.ObjectMeta = metav1.ObjectMeta{Name: h.Name, Labels: h.Labels, Annotations: h.Annotations}
-	return h
+// cleanHooks are the configurations without their server-set metadata, to create again after a delete.
+func cleanHooks(h webhookConfigurations) webhookConfigurations {
+	meta := func(m metav1.ObjectMeta) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}
+	}
+	out := webhookConfigurations{mutating: h.mutating.DeepCopy(), validating: h.validating.DeepCopy()}
+	out.mutating.ObjectMeta = meta(out.mutating.ObjectMeta)
+	out.validating.ObjectMeta = meta(out.validating.ObjectMeta)
+	return out
 }
 
-func hookURL(hook *admissionregistrationv1.MutatingWebhookConfiguration) string {
-	if len(hook.Webhooks) > 0 && hook.Webhooks[0].ClientConfig.URL != nil {
-		return *hook.Webhooks[0].ClientConfig.URL
+func hookURL(c admissionregistrationv1.WebhookClientConfig) string {
+	if c.URL != nil {
+		return *c.URL
 	}
 	return "?"
 }
 
-// applyRBAC creates manifests/rbac.yaml's ClusterRole and ClusterRoleBinding.
-func applyRBAC(ctx context.Context, cs kubernetes.Interface, dir string) error {
-	docs, err := readDocs(filepath.Join(dir, "rbac.yaml"))
+// applyRBAC creates the RBAC objects of a manifests/ file (rbac.yaml, roles.yaml).
+func applyRBAC(ctx context.Context, cs kubernetes.Interface, path string) error {
+	docs, err := readDocs(path)
 	if err != nil {
 		return err
 	}
+	file := filepath.Base(path)
 	for _, doc := range docs {
 		var head metav1.TypeMeta
 		if err := yaml.Unmarshal(doc, &head); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", file, err)
 		}
+		rbac := cs.RbacV1()
 		switch head.Kind {
 		case "ClusterRole":
-			var o rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict(doc, &o); err != nil {
-				return err
-			}
-			_, err = cs.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
+			err = create(ctx, doc, &rbacv1.ClusterRole{}, rbac.ClusterRoles().Create)
 		case "ClusterRoleBinding":
-			var o rbacv1.ClusterRoleBinding
-			if err := yaml.UnmarshalStrict(doc, &o); err != nil {
-				return err
-			}
-			_, err = cs.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+			err = create(ctx, doc, &rbacv1.ClusterRoleBinding{}, rbac.ClusterRoleBindings().Create)
+		case "Role":
+			err = create(ctx, doc, &rbacv1.Role{}, rbac.Roles(webhookNamespace).Create)
+		case "RoleBinding":
+			err = create(ctx, doc, &rbacv1.RoleBinding{}, rbac.RoleBindings(webhookNamespace).Create)
 		default:
-			return fmt.Errorf("rbac.yaml: unexpected %s", head.Kind)
+			return fmt.Errorf("%s: unexpected %s", file, head.Kind)
 		}
 		if err != nil {
-			return fmt.Errorf("rbac.yaml: %s: %w", head.Kind, err)
+			return fmt.Errorf("%s: %s: %w", file, head.Kind, err)
 		}
 	}
 	return nil
+}
+
+// create decodes doc (strictly) into o and creates it.
+func create[T metav1.Object](ctx context.Context, doc []byte, o T, create func(context.Context, T, metav1.CreateOptions) (T, error)) error {
+	if err := yaml.UnmarshalStrict(doc, o); err != nil {
+		return err
+	}
+	if ns := o.GetNamespace(); ns != "" && ns != webhookNamespace {
+		return fmt.Errorf("%s in namespace %s, want %s", o.GetName(), ns, webhookNamespace)
+	}
+	_, err := create(ctx, o, metav1.CreateOptions{})
+	return err
 }
 
 // namespace creates a namespace.

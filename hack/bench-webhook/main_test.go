@@ -18,6 +18,9 @@ chart_webhook_request_duration_seconds_bucket{le="0.0001"} 5
 chart_webhook_request_duration_seconds_bucket{le="5e-05"} 2
 chart_webhook_request_duration_seconds_bucket{le="+Inf"} 15
 label_with_space{path="a b"} 7 1700000000
+controller_runtime_webhook_requests_total{code="200",webhook="/mutate"} 4
+controller_runtime_webhook_requests_total{code="500",webhook="/mutate"} 1
+controller_runtime_webhook_requests_total{code="200",webhook="/validate"} 9
 `)
 	m := parseMetrics(text)
 	if got := m.sum("chart_webhook_requests_total"); got != 15 {
@@ -31,6 +34,9 @@ label_with_space{path="a b"} 7 1700000000
 	}
 	if got := m[`label_with_space{path="a b"}`]; got != 7 {
 		t.Errorf("label with a space = %v, want 7", got)
+	}
+	if got := m.webhookRequests("/mutate"); got != 5 {
+		t.Errorf("requests on /mutate = %v, want 5", got)
 	}
 	want := []bucket{{5e-05, 2}, {0.0001, 5}, {math.Inf(1), 15}}
 	if diff := cmp.Diff(want, m.histogram("chart_webhook_request_duration_seconds"), cmp.AllowUnexported(bucket{})); diff != "" {

@@ -159,6 +159,18 @@ func (w *webhookProcess) calls(ctx context.Context) (float64, error) {
 	return m.sum(webhook.MetricRequests), nil
 }
 
+// webhookRequests is the number of admission requests the webhook server answered on path (controller-runtime's
+// request counter, which counts the mutating path too).
+func (m metrics) webhookRequests(path string) float64 {
+	var s float64
+	for k, v := range m {
+		if strings.HasPrefix(k, "controller_runtime_webhook_requests_total{") && strings.Contains(k, `webhook="`+path+`"`) {
+			s += v
+		}
+	}
+	return s
+}
+
 // metrics are samples of the Prometheus text format: "name{labels}" → value.
 type metrics map[string]float64
 

@@ -102,9 +102,10 @@ func (u *user) apply(ctx context.Context, namespace, name string, o object) erro
 	return nil
 }
 
-// install installs release (namespace, name) with objs as the plugin does, as u: take the lock, write the
-// inventory and revision 1, apply the objects, mark the revision deployed, drop the lock. The webhook judges
-// every one of these writes.
+// install installs release (namespace, name) with objs as the plugin does, as u: take the lock, record revision 1
+// (pending, sealed by the webhook), write the head naming that record with the inventory, apply the objects,
+// mark the revision deployed, drop the lock. The webhook judges every one of these writes (and stamps the lock
+// and the record).
 func (u *user) install(ctx context.Context, namespace, name string, objs []object) error {
 	h, err := u.store.Acquire(ctx, namespace, name, "install", false)
 	if err != nil {
@@ -122,20 +123,13 @@ func (u *user) install(ctx context.Context, namespace, name string, objs []objec
 		inv[i] = o.ref(namespace)
 		fmt.Fprintf(&manifest, "---\n# Source: bench/templates/%s.yaml\n", o.name)
 	}
-	h.Revision, h.Status, h.Inventory = 1, release.StatusPendingInstall, inv
-	if err := u.store.UpdateHead(ctx, h); err != nil {
-		return err
-	}
-	rev := &release.Revision{
+	h.Inventory = inv
+	if err := u.record(ctx, h, &release.Revision{
 		Name: name, Namespace: namespace, Revision: 1, Status: release.StatusPendingInstall,
 		Chart:    release.ChartInfo{Name: "bench", Version: "1.0.0"},
 		Manifest: manifest.String(), Inventory: inv, Operation: "install", Started: time.Now().UTC(),
-	}
-	if err := u.store.CreateRevision(ctx, rev); err != nil {
+	}); err != nil {
 		return err
-	}
-	if rev.AppliedBy != u.name {
-		return fmt.Errorf("release %s/%s: applied-by stamped on revision 1 = %q, want %q (is the webhook called?)", namespace, name, rev.AppliedBy, u.name)
 	}
 	for _, o := range objs {
 		if err := u.apply(ctx, namespace, name, o); err != nil {
@@ -151,6 +145,22 @@ func (u *user) install(ctx context.Context, namespace, name string, objs []objec
 	}
 	done = true
 	return u.store.Release(ctx, h)
+}
+
+// record records rev as the lock holder h does before it writes objects (internal/action): the pending revision
+// record first, which the webhook stamps with applied-by and its seal, then the head naming it (revision,
+// status, seal; h's inventory as it is). Without a sealed record the webhook denies the operation's writes
+// (NoRecord).
+func (u *user) record(ctx context.Context, h *release.Head, rev *release.Revision) error {
+	if err := u.store.CreateRevision(ctx, rev); err != nil {
+		return err
+	}
+	if rev.AppliedBy != u.name || rev.Seal == "" {
+		return fmt.Errorf("release %s/%s: revision %d: applied-by stamped %q (want %q), seal %q: is the mutating webhook called?: %w",
+			rev.Namespace, rev.Name, rev.Revision, rev.AppliedBy, u.name, rev.Seal, errUnexpected)
+	}
+	h.Revision, h.Status, h.Record = rev.Revision, rev.Status, rev.Seal
+	return u.store.UpdateHead(ctx, h)
 }
 
 // readDocs reads the YAML documents of a file.

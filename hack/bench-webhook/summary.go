@@ -21,17 +21,28 @@ func (s *summary) sawLoad() { s.maxLoad = max(s.maxLoad, load1()) }
 type summaryRow struct {
 	what, value, target string
 	ok                  bool
+	// info: a figure without a target.
+	info bool
 }
 
 func (s *summary) add(what, value, target string, ok bool) {
-	s.rows = append(s.rows, summaryRow{what, value, target, ok})
+	s.rows = append(s.rows, summaryRow{what: what, value: value, target: target, ok: ok})
+}
+
+// info adds a figure reported for information, without a target.
+func (s *summary) info(what, value string) {
+	s.rows = append(s.rows, summaryRow{what: what, value: value, target: "(info)", info: true})
 }
 
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintln(w, "TARGETS (issue 5, acceptance item 4)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range s.rows {
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", r.what, r.value, r.target, mark(r.ok))
+		m := mark(r.ok)
+		if r.info {
+			m = ""
+		}
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", r.what, r.value, r.target, m)
 	}
 	tw.Flush()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/webhook"
+	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
 
 // series is what one kind of request gave over one or more phases.
@@ -107,6 +109,7 @@ type updateLoad struct {
 	c         *cluster
 	wh        *webhookProcess
 	ns        string
+	release   string
 	pool      []string
 	probe     string
 	seq       atomic.Int64
@@ -142,25 +145,32 @@ func (l *updateLoad) deniedUpdate(ctx context.Context, i int) error {
 	return nil
 }
 
-// setHook installs (on) or deletes the webhook configuration and waits until the API server acts on it: an
-// update of the probe object reaches the webhook (on) or does not (off).
+// setHook installs (on) or deletes both webhook configurations and waits until the API server acts on them:
+// an update of the probe object reaches the validating webhook and a dry-run update of the release's head the
+// mutating one (on), or neither does (off).
 func (l *updateLoad) setHook(ctx context.Context, on bool) error {
-	hooks := l.c.admin.cs.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	admission := l.c.admin.cs.AdmissionregistrationV1()
+	mutating, validating := admission.MutatingWebhookConfigurations(), admission.ValidatingWebhookConfigurations()
 	if on != l.hookOn {
-		var err error
+		hooks := cleanHooks(l.c.hooks)
+		var errs []error
 		if on {
-			_, err = hooks.Create(ctx, cleanHook(l.c.hook), metav1.CreateOptions{})
+			_, err := mutating.Create(ctx, hooks.mutating, metav1.CreateOptions{})
+			errs = append(errs, err)
+			_, err = validating.Create(ctx, hooks.validating, metav1.CreateOptions{})
+			errs = append(errs, err)
 		} else {
-			err = hooks.Delete(ctx, l.c.hook.Name, metav1.DeleteOptions{})
+			errs = append(errs, validating.Delete(ctx, hooks.validating.Name, metav1.DeleteOptions{}),
+				mutating.Delete(ctx, hooks.mutating.Name, metav1.DeleteOptions{}))
 		}
-		if err != nil {
-			return fmt.Errorf("MutatingWebhookConfiguration/%s: %w", l.c.hook.Name, err)
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("webhook configurations %s: %w", hooks.mutating.Name, err)
 		}
 		l.hookOn = on
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for i := 0; ; i++ {
-		before, err := l.wh.calls(ctx)
+	for {
+		before, err := l.wh.scrape(ctx)
 		if err != nil {
 			return err
 		}
@@ -168,15 +178,25 @@ func (l *updateLoad) setHook(ctx context.Context, on bool) error {
 		if _, err := l.c.alice.cs.CoreV1().ConfigMaps(l.ns).Patch(ctx, l.probe, types.MergePatchType, p, metav1.PatchOptions{FieldManager: "bench"}); err != nil {
 			return fmt.Errorf("probe: %w", err)
 		}
-		after, err := l.wh.calls(ctx)
+		// The head carries the record label: the mutating webhook is called for it. A dry run changes nothing
+		// (the webhook may deny it: alice does not run the release's operation).
+		_, err = l.c.alice.cs.CoreV1().ConfigMaps(l.ns).Patch(ctx, ownership.HeadName(l.release), types.MergePatchType, p,
+			metav1.PatchOptions{FieldManager: "bench", DryRun: []string{metav1.DryRunAll}})
+		if err != nil && !apierrors.IsForbidden(err) {
+			return fmt.Errorf("probe of the head: %w", err)
+		}
+		after, err := l.wh.scrape(ctx)
 		if err != nil {
 			return err
 		}
-		if (after > before) == on {
+		validated := after.sum(webhook.MetricRequests) > before.sum(webhook.MetricRequests)
+		stamped := after.webhookRequests(webhook.PathMutate) > before.webhookRequests(webhook.PathMutate)
+		if validated == on && stamped == on {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the API server did not act on the webhook configuration being %s within 30 s", onOff(on))
+			return fmt.Errorf("the API server did not act on the webhook configurations being %s within 30 s (validating webhook called: %v, mutating: %v)",
+				onOff(on), validated, stamped)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -210,7 +230,7 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	if err := namespace(ctx, c.admin.cs, ns); err != nil {
 		return err
 	}
-	l := &updateLoad{c: c, wh: wh, ns: ns, probe: "probe", hookOn: true, planePIDs: c.env.PIDs()}
+	l := &updateLoad{c: c, wh: wh, ns: ns, release: name, probe: "probe", hookOn: true, planePIDs: c.env.PIDs()}
 	objs := []object{configMap(l.probe, map[string]any{"k": "v"})}
 	for i := range opts.pool {
 		n := fmt.Sprintf("cm-%03d", i)
@@ -283,7 +303,7 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 
 	fmt.Fprintf(stdout, "2. UPDATES THROUGH THE API SERVER, WITH AND WITHOUT THE WEBHOOK (merge patches of a new annotation on %d owned\n"+
 		"   ConfigMaps by another user: the webhook evaluates and allows each; %.0f/s open loop, at most %d in flight, %s in all\n"+
-		"   each way in alternating phases of %s; the webhook configuration deleted for the phases without it)\n",
+		"   each way in alternating phases of %s; both webhook configurations deleted for the phases without it)\n",
 		opts.pool, opts.rate, opts.inFlight, time.Duration(phases)*opts.phase, opts.phase)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "   \tUPDATES\tp50\tp90\tp99\tmax\tFAILED\tDELAYED\tWEBHOOK CALLS\tWEBHOOK CPU/CALL\tAPI SERVER+ETCD CPU/UPDATE")
