@@ -144,10 +144,12 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	}
 	recheck := mayBeReleaseOperation(string(req.Operation), requestOptions(req.Options.Raw))
 	name := lbl[ownership.LabelRelease]
-	if reserved(r) && lbl[ownership.LabelRecord] == "" && r.New != nil {
+	// A record names its release: one with the record label but without
+	// the release label would be judged as nobody's.
+	if reserved(r) && (lbl[ownership.LabelRecord] == "" || name == "") && r.New != nil {
 		d := ownership.Decision{Reason: ownership.ReasonReservedName, Message: fmt.Sprintf(
-			"%s: names starting with %q are kept for the records of kubectl-chart releases, which carry the label %s",
-			r.Kind, ownership.HeadName(""), ownership.LabelRecord)}
+			"%s: names starting with %q are kept for the records of kubectl-chart releases, which carry the labels %s and %s",
+			r.Kind, ownership.HeadName(""), ownership.LabelRecord, ownership.LabelRelease)}
 		return answer{resp: denied(r, d), reason: d.Reason, request: r}
 	}
 	if name == "" {
@@ -221,11 +223,16 @@ func request(req admission.Request) (ownership.Request, map[string]string, error
 			r.Extra[k] = v
 		}
 	}
+	// The labels of the first object that names a release; only without
+	// one, those of the first with the record label. (An old object with
+	// the record label alone must not hide the release the new one names:
+	// a head or record would be written as nobody's.)
 	var lbl map[string]string
-	for _, u := range []*unstructured.Unstructured{old, obj} {
-		if u != nil && (u.GetLabels()[ownership.LabelRelease] != "" || u.GetLabels()[ownership.LabelRecord] != "") {
-			lbl = u.GetLabels()
-			break
+	for _, key := range []string{ownership.LabelRelease, ownership.LabelRecord} {
+		for _, u := range []*unstructured.Unstructured{old, obj} {
+			if lbl == nil && u != nil && u.GetLabels()[key] != "" {
+				lbl = u.GetLabels()
+			}
 		}
 	}
 	return r, lbl, nil

@@ -560,12 +560,179 @@ func TestDecideObject(t *testing.T) {
 	}
 }
 
+// sealedHead is head() while alice's upgrade to revision 3 runs: pending,
+// naming the seal of the record alice created (sealOf).
+func sealedHead(f func(h *ownership.Head)) *ownership.Head {
+	h := head()
+	h.Status, h.Record = "pending-upgrade", sealOf(3, "alice", "pending-upgrade")
+	if f != nil {
+		f(h)
+	}
+	return h
+}
+
+// TestDecideObjectSealed: with a seal key, the release's operation writes
+// only under a sealed pending record of the head's revision that its own
+// user created (Head.Record); deletes and uninstall need none.
+func TestDecideObjectSealed(t *testing.T) {
+	req := func(op, user, manager string) ownership.Request {
+		old, nu := deployment(t), deployment(t)
+		set(nu.Object, int64(5), "spec", "replicas")
+		r := ownership.Request{Operation: op, User: user, FieldManager: manager, Kind: deploymentRef, Old: old, New: nu}
+		switch op {
+		case "CREATE":
+			r.Old = nil
+		case "DELETE":
+			r.New, r.FieldManager = nil, ""
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		cfg  ownership.Config
+		req  ownership.Request
+		head *ownership.Head
+		want ownership.Decision
+		msg  []string
+	}{
+		{
+			name: "the holder's update under its sealed pending record is allowed",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(nil),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder's create under its sealed pending record is allowed",
+			cfg:  sealedCfg, req: req("CREATE", "alice", "kubectl-chart"),
+			head: sealedHead(nil),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder's update without a record is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = nil }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"Deployment.apps/apps/web: the operation of user alice on release web (revision 3) in namespace apps writes without a revision record: the head names no record"},
+		},
+		{
+			name: "the holder's create without a record is denied",
+			cfg:  sealedCfg, req: req("CREATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = nil }),
+			want: ownership.Decision{Reason: "NoRecord"},
+		},
+		{
+			name: "the holder's update under another user's record is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = sealOf(3, "bob", "pending-upgrade") }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"revision 3 was recorded by user bob"},
+		},
+		{
+			name: "the holder's update under a record not pending is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = sealOf(3, "alice", "deployed") }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"revision 3 was recorded as deployed, not pending"},
+		},
+		{
+			name: "the holder's update under a head not pending is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Status = "deployed" }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's status is deployed, not pending"},
+		},
+		{
+			name: "the holder's update under a forged seal is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = forgedSeal(3, "alice", "pending-upgrade") }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's record seal was not made by this webhook"},
+		},
+		{
+			name: "the holder's update under a seal with its MAC removed is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record.MAC = "" }),
+			want: ownership.Decision{Reason: "NoRecord"},
+		},
+		{
+			name: "the holder's update under the seal of another revision is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = sealOf(2, "alice", "pending-upgrade") }),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's record is of revision 2, its revision is 3"},
+		},
+		{
+			name: "the holder's update under a seal of another release is denied",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) {
+				s := ownership.RecordSeal{Revision: 3, User: "alice", Status: "pending-upgrade"}.Sealed(sealKey, "apps", "api")
+				h.Record = &s
+			}),
+			want: ownership.Decision{Reason: "NoRecord"},
+		},
+		{
+			name: "the holder's update while uninstalling needs no record",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Status, h.Record = "uninstalling", nil }),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder's delete needs no record",
+			cfg:  sealedCfg, req: req("DELETE", "alice", ""),
+			head: sealedHead(func(h *ownership.Head) { h.Status, h.Record = "deployed", nil }),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "without a seal key the holder's update needs no record",
+			cfg:  cfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Status, h.Record = "deployed", nil }),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder's update with an expired lock is judged as anyone's",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.LockExpires = now.Add(-time.Second) }),
+			want: ownership.Decision{Reason: "OwnedFieldsChanged", Fields: []string{"spec.replicas"}},
+		},
+		{
+			name: "the holder's update with another field manager is judged as anyone's",
+			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-edit"),
+			head: sealedHead(nil),
+			want: ownership.Decision{Reason: "OwnedFieldsChanged", Fields: []string{"spec.replicas"}},
+		},
+		{
+			name: "another user's update is not let through by the holder's seal",
+			cfg:  sealedCfg, req: req("UPDATE", "bob", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.Record = sealOf(3, "bob", "pending-upgrade") }),
+			want: ownership.Decision{Reason: "OwnedFieldsChanged", Fields: []string{"spec.replicas"}},
+		},
+		{
+			name: "a break-glass holder without a record is let through",
+			cfg:  sealedCfg, req: req("UPDATE", "root", "kubectl-chart"),
+			head: sealedHead(func(h *ownership.Head) { h.LockUser, h.Record = "root", nil }),
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ownership.DecideObject(tt.cfg, tt.req, tt.head)
+			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
+				t.Errorf("DecideObject (-want +got):\n%s", diff)
+			}
+			checkMessage(t, got, tt.msg)
+			if !got.Allowed && got.Message == "" {
+				t.Error("a denial without a message")
+			}
+		})
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Release heads
 // ---------------------------------------------------------------------------
 
-// headCM is the head ConfigMap of release web: lock is the lock's JSON
-// ("" for none), lockUser the stamp ("" for none).
+// headCM is the head ConfigMap of release web at revision 3, deployed: lock
+// is the lock's JSON ("" for none), lockUser the stamp ("" for none).
 func headCM(lock, lockUser, inventory string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -585,14 +752,72 @@ func headCM(lock, lockUser, inventory string) *corev1.ConfigMap {
 	return cm
 }
 
+// newHeadCM is the head of release web as the store creates it with its
+// first lock (release.KubeStore.Acquire): no revision, no inventory.
+func newHeadCM(lock, lockUser string) *corev1.ConfigMap {
+	cm := headCM(lock, lockUser, "[]")
+	cm.Data["revision"], cm.Data["deployed"], cm.Data["status"] = "0", "0", ""
+	return cm
+}
+
+// withCM returns a copy of cm changed by f.
+func withCM(cm *corev1.ConfigMap, f func(cm *corev1.ConfigMap)) *corev1.ConfigMap {
+	cm = cm.DeepCopy()
+	f(cm)
+	return cm
+}
+
+// lockJSON is a lock as pkg/release writes it, whose ID is its holder.
 func lockJSON(holder string, expires time.Time) string {
+	return lockJSONWith(holder, holder, expires, false)
+}
+
+// lockJSONWith is a lock with ID id, forced when taken over from a live
+// lock (--force-unlock).
+func lockJSONWith(holder, id string, expires time.Time, forced bool) string {
 	b, _ := json.Marshal(map[string]any{"holder": holder, "operation": "upgrade", "started": now.Add(-time.Minute),
-		"renewed": now.Add(-time.Minute), "expires": expires, "id": holder})
+		"renewed": now.Add(-time.Minute), "expires": expires, "id": id, "forced": forced})
 	return string(b)
 }
 
 const inventory1 = `[{"group":"apps","kind":"Deployment","namespace":"apps","name":"web"}]`
 const inventory2 = `[{"group":"apps","kind":"Deployment","namespace":"apps","name":"web"},{"kind":"Service","namespace":"apps","name":"web"}]`
+
+// sealKey is the webhook's HMAC key of record seals in these tests.
+var sealKey = []byte("0123456789abcdef0123456789abcdef")
+
+// sealedCfg is cfg with a seal key: the release's writes need a sealed
+// record.
+var sealedCfg = func() ownership.Config {
+	c := cfg
+	c.SealKey = sealKey
+	return c
+}()
+
+// sealOf is the seal of revision rev of release web in namespace apps,
+// created by user with status, under sealKey.
+func sealOf(rev int, user, status string) *ownership.RecordSeal {
+	s := ownership.RecordSeal{Revision: rev, User: user, Status: status, Digest: strings.Repeat("ab", 32)}.Sealed(sealKey, "apps", "web")
+	return &s
+}
+
+// forgedSeal is a seal of revision rev by user whose MAC was made with
+// another key.
+func forgedSeal(rev int, user, status string) *ownership.RecordSeal {
+	s := ownership.RecordSeal{Revision: rev, User: user, Status: status, Digest: strings.Repeat("ab", 32)}.Sealed([]byte("not the webhook's key, not at all"), "apps", "web")
+	return &s
+}
+
+// moved is cm at revision rev with status, naming the record seal s (none
+// when nil).
+func moved(cm *corev1.ConfigMap, rev int, status string, s *ownership.RecordSeal) *corev1.ConfigMap {
+	return withCM(cm, func(cm *corev1.ConfigMap) {
+		cm.Data["revision"], cm.Data["status"] = strconv.Itoa(rev), status
+		if s != nil {
+			cm.Data["record"] = s.JSON()
+		}
+	})
+}
 
 func toUnstructured(t testing.TB, cm *corev1.ConfigMap) *unstructured.Unstructured {
 	t.Helper()
@@ -618,100 +843,414 @@ func readHead(t testing.TB, cm *corev1.ConfigMap) *ownership.Head {
 	return h
 }
 
+// Answers of the webhook's SubjectAccessReviews (Request.Authorized).
+var (
+	mayDeploy       = map[string]bool{ownership.VerbDeploy: true}
+	mayUnlock       = map[string]bool{ownership.VerbUnlock: true}
+	mayDeployUnlock = map[string]bool{ownership.VerbDeploy: true, ownership.VerbUnlock: true}
+	mayNothing      = map[string]bool{}
+)
+
 func TestDecideHead(t *testing.T) {
 	aliceLock := lockJSON("alice@laptop (pid 1)", now.Add(time.Minute))
 	aliceRenewed := lockJSON("alice@laptop (pid 1)", now.Add(2*time.Minute))
 	aliceExpired := lockJSON("alice@laptop (pid 1)", now.Add(-time.Second))
+	aliceAgain := lockJSONWith("alice@laptop (pid 7)", "another operation", now.Add(time.Minute), false)
 	bobLock := lockJSON("bob@desk (pid 2)", now.Add(time.Minute))
+	bobForced := lockJSONWith("bob@desk (pid 2)", "bob@desk (pid 2)", now.Add(time.Minute), true)
 	lockUserPath := "/metadata/annotations/kubectl-chart.io~1lock-user"
+	stampBob := []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "bob"}}
+	stampAlice := []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "alice"}}
+	unstamp := []ownership.PatchOp{{Operation: "remove", Path: lockUserPath}}
+	// The cap of a lock's expiry: now + DefaultMaxLockTTL + DefaultClockSkew.
+	limit := now.Add(ownership.DefaultMaxLockTTL + ownership.DefaultClockSkew)
+	shortTTL := cfg
+	shortTTL.MaxLockTTL, shortTTL.ClockSkew = 5*time.Minute, 10*time.Second
+
+	locked := headCM(aliceLock, "alice", inventory1)
 
 	tests := []struct {
 		name     string
+		cfg      *ownership.Config // nil: cfg
 		op, user string
-		old, new *corev1.ConfigMap
-		want     ownership.Decision
-		msg      []string
+		// authorized are the SubjectAccessReviews' answers (nil: no
+		// authorizer, every verb allowed).
+		authorized map[string]bool
+		old, new   *corev1.ConfigMap
+		want       ownership.Decision
+		msg        []string
 	}{
+		// Creating a head.
 		{
-			name: "creating a head with a lock stamps the lock user",
+			name: "creating an empty head with a lock takes it and stamps the lock user",
 			op:   "CREATE", user: "alice",
-			new: headCM(aliceLock, "", "[]"),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "alice"}}},
+			new:  newHeadCM(aliceLock, ""),
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampAlice},
+			msg:  []string{"user alice holds the lock of release web"},
 		},
 		{
 			name: "creating a head with a forged lock user overwrites it",
 			op:   "CREATE", user: "alice",
-			new: headCM(aliceLock, "mallory", "[]"),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "alice"}}},
+			new:  newHeadCM(aliceLock, "mallory"),
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampAlice},
 		},
+		{
+			name: "creating a head with verb deploy is allowed",
+			op:   "CREATE", user: "alice", authorized: mayDeploy,
+			new:  newHeadCM(aliceLock, ""),
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampAlice},
+		},
+		{
+			name: "creating a head without verb deploy is denied",
+			op:   "CREATE", user: "alice", authorized: mayUnlock,
+			new:  newHeadCM(aliceLock, ""),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`user alice may not take the lock of release web in namespace apps: that needs verb "deploy" on releases.kubectl-chart.io/web in namespace apps`},
+		},
+		{
+			name: "creating a head with a lock and a revision and inventory is denied",
+			op:   "CREATE", user: "alice",
+			new:  headCM(aliceLock, "", inventory1),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data"}},
+			msg:  []string{"a write that changes the lock of release web changes nothing else of its head, but this one changes data"},
+		},
+		{
+			name: "creating a head with a lock and an inventory only is denied",
+			op:   "CREATE", user: "alice",
+			new:  withCM(newHeadCM(aliceLock, ""), func(cm *corev1.ConfigMap) { cm.Data["inventory"] = inventory1 }),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data"}},
+		},
+		{
+			name: "creating a head with a lock and a record seal is denied",
+			op:   "CREATE", user: "alice",
+			new:  withCM(newHeadCM(aliceLock, ""), func(cm *corev1.ConfigMap) { cm.Data["record"] = sealOf(1, "alice", "pending-install").JSON() }),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data"}},
+		},
+		{
+			name: "creating a head without a lock is denied",
+			op:   "CREATE", user: "alice",
+			new:  newHeadCM("", ""),
+			want: ownership.Decision{Reason: "NotLockHolder"},
+			msg:  []string{"the head of release web is created only with the lock of the operation that creates it; use kubectl chart install"},
+		},
+		{
+			name: "creating a head without a lock by a break-glass user is allowed",
+			op:   "CREATE", user: "root",
+			new:  newHeadCM("", ""),
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning},
+		},
+		{
+			name: "creating the head of another release under this name is denied",
+			op:   "CREATE", user: "alice",
+			new:  withCM(newHeadCM(aliceLock, ""), func(cm *corev1.ConfigMap) { cm.Labels[ownership.LabelRelease] = "api" }),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{"is the head of release api and must be named kubectl-chart.api"},
+		},
+		{
+			name: "relabelling a head as another release's is denied",
+			op:   "UPDATE", user: "alice",
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { cm.Labels[ownership.LabelRelease] = "api" }),
+			want: ownership.Decision{Reason: "ReservedName"},
+		},
+
+		{
+			name: "the lock holder removing the head's record label is denied",
+			op:   "UPDATE", user: "alice",
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { delete(cm.Labels, ownership.LabelRecord) }),
+			want: ownership.Decision{Reason: "RecordLabelChanged", Fields: []string{`metadata.labels["kubectl-chart.io/record"]`}},
+			msg:  []string{`metadata.labels["kubectl-chart.io/record"] makes the ConfigMap the head of release web, which guards its objects: it cannot change`},
+		},
+		{
+			name: "the lock holder changing the head's record label is denied",
+			op:   "UPDATE", user: "alice",
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { cm.Labels[ownership.LabelRecord] = ownership.RecordRevision }),
+			want: ownership.Decision{Reason: "RecordLabelChanged", Fields: []string{`metadata.labels["kubectl-chart.io/record"]`}},
+		},
+		{
+			name: "someone else removing the head's record label is denied",
+			op:   "UPDATE", user: "bob",
+			old:  headCM("", "", inventory1),
+			new:  withCM(headCM("", "", inventory1), func(cm *corev1.ConfigMap) { delete(cm.Labels, ownership.LabelRecord) }),
+			want: ownership.Decision{Reason: "RecordLabelChanged", Fields: []string{`metadata.labels["kubectl-chart.io/record"]`}},
+		},
+		{
+			name: "a break-glass user may remove the head's record label",
+			op:   "UPDATE", user: "root",
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { delete(cm.Labels, ownership.LabelRecord) }),
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning, Fields: []string{`metadata.labels["kubectl-chart.io/record"]`}},
+		},
+		{
+			name: "the lock holder setting the head's ApplySet id is allowed",
+			op:   "UPDATE", user: "alice",
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { cm.Labels[ownership.LabelApplySetID] = ownership.ApplySetID("web", "apps") }),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+
+		// Taking the lock.
 		{
 			name: "taking the lock stamps the user",
 			op:   "UPDATE", user: "bob",
 			old: headCM("", "", inventory1), new: headCM(bobLock, "", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "bob"}}},
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampBob},
+		},
+		{
+			name: "taking the lock with verb deploy is allowed",
+			op:   "UPDATE", user: "bob", authorized: mayDeploy,
+			old: headCM("", "", inventory1), new: headCM(bobLock, "", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampBob},
+		},
+		{
+			name: "taking the lock without verb deploy is denied",
+			op:   "UPDATE", user: "bob", authorized: mayUnlock,
+			old: headCM("", "", inventory1), new: headCM(bobLock, "", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`user bob may not take the lock of release web`, `needs verb "deploy"`},
+		},
+		{
+			name: "taking the lock without any verb is denied",
+			op:   "UPDATE", user: "bob", authorized: mayNothing,
+			old: headCM("", "", inventory1), new: headCM(bobLock, "", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
 		},
 		{
 			name: "taking the lock with a forged lock user overwrites it",
 			op:   "UPDATE", user: "bob",
 			old: headCM("", "", inventory1), new: headCM(bobLock, "alice", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "bob"}}},
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampBob},
 		},
 		{
-			name: "taking over an expired lock stamps the new user",
-			op:   "UPDATE", user: "bob",
+			name: "taking over an expired lock is a take: verb deploy suffices",
+			op:   "UPDATE", user: "bob", authorized: mayDeploy,
 			old: headCM(aliceExpired, "alice", inventory1), new: headCM(bobLock, "alice", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "bob"}}},
+			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Patch: stampBob},
 		},
 		{
-			name: "taking over a live lock (--force-unlock) is allowed, with a warning",
+			name: "taking the lock while changing the inventory is denied",
 			op:   "UPDATE", user: "bob",
-			old: headCM(aliceLock, "alice", inventory1), new: headCM(bobLock, "alice", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken", Warnings: oneWarning,
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "bob"}}},
-			msg: []string{"took over the live lock of release web held by user alice"},
+			old: headCM("", "", inventory1), new: headCM(bobLock, "", inventory2),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.inventory"}},
+			msg:  []string{"a write that changes the lock of release web changes nothing else of its head, but this one changes data.inventory; kubectl chart takes the lock first, then writes"},
 		},
+		{
+			name: "taking the lock while moving the revision is denied",
+			op:   "UPDATE", user: "bob",
+			old: headCM("", "", inventory1), new: moved(headCM(bobLock, "", inventory1), 4, "deployed", nil),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.revision"}},
+		},
+		{
+			name: "taking the lock while changing an identity label is denied",
+			op:   "UPDATE", user: "bob",
+			old:  headCM("", "", inventory1),
+			new:  withCM(headCM(bobLock, "", inventory1), func(cm *corev1.ConfigMap) { cm.Labels[ownership.LabelApplySetID] = "applyset-x-v1" }),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.labels["applyset.kubernetes.io/id"]`}},
+		},
+		{
+			name: "taking the lock with an expiry beyond the webhook's limit is denied",
+			op:   "UPDATE", user: "bob",
+			old: headCM("", "", inventory1), new: headCM(lockJSON("bob@desk (pid 2)", now.Add(time.Hour)), "", inventory1),
+			want: ownership.Decision{Reason: "LockTooLong"},
+			msg:  []string{"the lock of release web would hold until 2026-03-01T13:00:00Z, beyond the webhook's limit of 21m0s from now"},
+		},
+		{
+			name: "the limit is MaxLockTTL plus ClockSkew",
+			cfg:  &shortTTL,
+			op:   "UPDATE", user: "bob",
+			old: headCM("", "", inventory1), new: headCM(lockJSON("bob@desk (pid 2)", now.Add(5*time.Minute+11*time.Second)), "", inventory1),
+			want: ownership.Decision{Reason: "LockTooLong"},
+			msg:  []string{"beyond the webhook's limit of 5m10s from now"},
+		},
+
+		// Taking over a live lock (--force-unlock).
+		{
+			name: "taking over a live lock without --force-unlock is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeployUnlock,
+			old: locked, new: headCM(bobLock, "alice", inventory1),
+			want: ownership.Decision{Reason: "LockHeld"},
+			msg:  []string{"the lock of release web is held by user alice until 2026-03-01T12:01:00Z; take it over with --force-unlock"},
+		},
+		{
+			name: "taking over a live lock with --force-unlock, deploy and unlock is allowed, with an Event",
+			op:   "UPDATE", user: "bob", authorized: mayDeployUnlock,
+			old: locked, new: headCM(bobForced, "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockTakenOver", Warnings: oneWarning, Patch: stampBob, Event: "LockTakenOver"},
+			msg:  []string{"user bob took over: the lock of release web is held by user alice until 2026-03-01T12:01:00Z"},
+		},
+		{
+			name: "taking over a live lock without verb unlock is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeploy,
+			old: locked, new: headCM(bobForced, "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`user bob may not take over the lock of release web`, `needs verb "unlock"`},
+		},
+		{
+			name: "taking over a live lock without verb deploy is denied",
+			op:   "UPDATE", user: "bob", authorized: mayUnlock,
+			old: locked, new: headCM(bobForced, "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`needs verb "deploy"`},
+		},
+		{
+			name: "taking over a live lock beyond the webhook's limit is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeployUnlock,
+			old: locked, new: headCM(lockJSONWith("bob@desk (pid 2)", "b", now.Add(time.Hour), true), "alice", inventory1),
+			want: ownership.Decision{Reason: "LockTooLong"},
+		},
+		{
+			name: "taking over a live lock while changing the inventory is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeployUnlock,
+			old: locked, new: headCM(bobForced, "alice", inventory2),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.inventory"}},
+		},
+		{
+			name: "another operation of the lock's own user over its live lock is a takeover",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: headCM(aliceAgain, "alice", inventory1),
+			want: ownership.Decision{Reason: "LockHeld"},
+		},
+		{
+			name: "a break-glass user may take over a live lock without --force-unlock",
+			op:   "UPDATE", user: "root", authorized: mayNothing,
+			old: locked, new: headCM(bobLock, "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning},
+		},
+
+		// Renewing the lock.
 		{
 			name: "renewing the lock keeps the stamp (already right)",
 			op:   "UPDATE", user: "alice",
-			old: headCM(aliceLock, "alice", inventory1), new: headCM(aliceRenewed, "alice", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockTaken"},
+			old: locked, new: headCM(aliceRenewed, "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockRenewed"},
+			msg:  []string{"user alice renewed the lock of release web"},
 		},
+		{
+			name: "renewing the lock with verb deploy is allowed",
+			op:   "UPDATE", user: "alice", authorized: mayDeploy,
+			old: locked, new: headCM(aliceRenewed, "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockRenewed"},
+		},
+		{
+			name: "renewing the lock without verb deploy is denied",
+			op:   "UPDATE", user: "alice", authorized: mayUnlock,
+			old: locked, new: headCM(aliceRenewed, "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`user alice may not renew the lock of release web`},
+		},
+		{
+			name: "renewing an expired lock of one's own is a renewal",
+			op:   "UPDATE", user: "alice",
+			old: headCM(aliceExpired, "alice", inventory1), new: headCM(aliceRenewed, "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockRenewed"},
+		},
+		{
+			name: "renewing the lock up to the webhook's limit is allowed",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: headCM(lockJSON("alice@laptop (pid 1)", limit), "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockRenewed"},
+		},
+		{
+			name: "renewing the lock beyond the webhook's limit is denied",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: headCM(lockJSON("alice@laptop (pid 1)", limit.Add(time.Second)), "alice", inventory1),
+			want: ownership.Decision{Reason: "LockTooLong"},
+			msg:  []string{"would hold until 2026-03-01T12:21:01Z, beyond the webhook's limit of 21m0s from now"},
+		},
+		{
+			name: "renewing the lock while changing the status is denied",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: withCM(headCM(aliceRenewed, "alice", inventory1), func(cm *corev1.ConfigMap) { cm.Data["status"] = "pending-upgrade" }),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.status"}},
+		},
+
+		// Releasing and clearing the lock.
 		{
 			name: "releasing the lock removes the stamp",
 			op:   "UPDATE", user: "alice",
-			old: headCM(aliceLock, "alice", inventory1), new: headCM("", "alice", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "LockReleased",
-				Patch: []ownership.PatchOp{{Operation: "remove", Path: lockUserPath}}},
+			old: locked, new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockReleased", Patch: unstamp},
 		},
+		{
+			name: "releasing the lock with verb deploy is allowed",
+			op:   "UPDATE", user: "alice", authorized: mayDeploy,
+			old: locked, new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockReleased", Patch: unstamp},
+		},
+		{
+			name: "releasing the lock without verb deploy is denied",
+			op:   "UPDATE", user: "alice", authorized: mayUnlock,
+			old: locked, new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+		},
+		{
+			name: "releasing the lock while writing the record is denied",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: withCM(headCM("", "alice", inventory1), func(cm *corev1.ConfigMap) { cm.Data["record"] = sealOf(3, "alice", "pending-upgrade").JSON() }),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.record"}},
+		},
+		{
+			name: "clearing another user's live lock with verb unlock is allowed, with an Event",
+			op:   "UPDATE", user: "bob", authorized: mayUnlock,
+			old: locked, new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockTakenOver", Warnings: oneWarning, Patch: unstamp, Event: "LockTakenOver"},
+			msg:  []string{"user bob cleared: the lock of release web is held by user alice"},
+		},
+		{
+			name: "clearing another user's live lock without verb unlock is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeploy,
+			old: locked, new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`user bob may not clear the lock of release web`, `needs verb "unlock"`},
+		},
+		{
+			name: "clearing an expired lock needs verb unlock, and records no Event",
+			op:   "UPDATE", user: "bob", authorized: mayUnlock,
+			old: headCM(aliceExpired, "alice", inventory1), new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "LockTakenOver", Patch: unstamp},
+			msg:  []string{"user bob cleared: the lock of release web taken by user alice expired at 2026-03-01T11:59:59Z"},
+		},
+		{
+			name: "clearing an expired lock without verb unlock is denied",
+			op:   "UPDATE", user: "bob", authorized: mayDeploy,
+			old: headCM(aliceExpired, "alice", inventory1), new: headCM("", "alice", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+		},
+		{
+			name: "a lock without a stamped user is cleared, not released",
+			op:   "UPDATE", user: "alice", authorized: mayDeploy,
+			old: headCM(aliceLock, "", inventory1), new: headCM("", "", inventory1),
+			want: ownership.Decision{Reason: "NotAuthorized"},
+			msg:  []string{`needs verb "unlock"`},
+		},
+
+		// The lock user stamp.
 		{
 			name: "a client-forged lock user with the lock unchanged is put back",
 			op:   "UPDATE", user: "bob",
-			old: headCM(aliceLock, "alice", inventory1), new: headCM(aliceLock, "bob", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "NotOwned",
-				Patch: []ownership.PatchOp{{Operation: "add", Path: lockUserPath, Value: "alice"}}},
+			old: locked, new: headCM(aliceLock, "bob", inventory1),
+			want: ownership.Decision{Allowed: true, Reason: "NotOwned", Patch: stampAlice},
 		},
 		{
 			name: "a client-forged lock user without a lock is removed",
 			op:   "UPDATE", user: "bob",
 			old: headCM("", "", inventory1), new: headCM("", "bob", inventory1),
-			want: ownership.Decision{Allowed: true, Reason: "NotOwned",
-				Patch: []ownership.PatchOp{{Operation: "remove", Path: lockUserPath}}},
+			want: ownership.Decision{Allowed: true, Reason: "NotOwned", Patch: unstamp},
 		},
+
+		// The head's data.
 		{
 			name: "the lock holder updates the inventory",
 			op:   "UPDATE", user: "alice",
-			old: headCM(aliceLock, "alice", inventory1), new: headCM(aliceLock, "alice", inventory2),
+			old: locked, new: headCM(aliceLock, "alice", inventory2),
 			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
 		},
 		{
 			name: "someone else changing the inventory while alice holds the lock is denied",
 			op:   "UPDATE", user: "bob",
-			old: headCM(aliceLock, "alice", inventory2), new: headCM(aliceLock, "alice", inventory1),
+			old: headCM(aliceLock, "alice", inventory2), new: locked,
 			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.inventory"}},
 			msg:  []string{"data.inventory of the head of release web (revision 3) in namespace apps is written only by the release's running operation", "held by user alice"},
 		},
@@ -731,32 +1270,142 @@ func TestDecideHead(t *testing.T) {
 		{
 			name: "an unrelated annotation is allowed",
 			op:   "UPDATE", user: "bob",
-			old: headCM(aliceLock, "alice", inventory1),
-			new: func() *corev1.ConfigMap {
-				cm := headCM(aliceLock, "alice", inventory1)
-				cm.Annotations["example.com/note"] = "x"
-				return cm
-			}(),
+			old:  locked,
+			new:  withCM(locked, func(cm *corev1.ConfigMap) { cm.Annotations["example.com/note"] = "x" }),
 			want: ownership.Decision{Allowed: true, Reason: "NotOwned"},
 		},
 		{
 			name: "a break-glass user may change the inventory",
 			op:   "UPDATE", user: "root",
-			old: headCM(aliceLock, "alice", inventory2), new: headCM(aliceLock, "alice", inventory1),
+			old: headCM(aliceLock, "alice", inventory2), new: locked,
 			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning, Fields: []string{"data.inventory"}},
 		},
+
+		// The head's revision moves only with the seal of its record.
+		{
+			name: "without a seal key, the holder moves the revision without a record",
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", nil),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder moving the revision without a record is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", nil),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"revision 4 of release web is written into its head only after its record: the head names no record"},
+		},
+		{
+			name: "the holder moving the revision with its record's seal is allowed",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", sealOf(4, "alice", "pending-upgrade")),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder moving the revision with the seal of another user's record is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", sealOf(4, "bob", "pending-upgrade")),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"revision 4 was recorded by user bob"},
+		},
+		{
+			name: "the holder moving the revision with a forged seal is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", forgedSeal(4, "alice", "pending-upgrade")),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's record seal was not made by this webhook"},
+		},
+		{
+			name: "the holder moving the revision with the seal of another revision is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", sealOf(3, "alice", "pending-upgrade")),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's record is of revision 3, its revision is 4"},
+		},
+		{
+			name: "the holder moving the revision with the seal of a record not pending is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "pending-upgrade", sealOf(4, "alice", "deployed")),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"revision 4 was recorded as deployed, not pending"},
+		},
+		{
+			name: "the holder moving the revision to a status not pending is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "deployed", sealOf(4, "alice", "pending-upgrade")),
+			want: ownership.Decision{Reason: "NoRecord"},
+			msg:  []string{"the head's status is deployed, not pending"},
+		},
+		{
+			name: "the holder moving the revision while uninstalling needs no record",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old: locked, new: moved(locked, 4, "uninstalling", nil),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "the holder changing the status without moving the revision needs no record",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "alice",
+			old:  moved(locked, 4, "pending-upgrade", sealOf(4, "alice", "pending-upgrade")),
+			new:  moved(locked, 4, "deployed", sealOf(4, "alice", "pending-upgrade")),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "someone else moving the revision with a valid seal of theirs is denied",
+			cfg:  &sealedCfg,
+			op:   "UPDATE", user: "bob",
+			old: locked, new: moved(locked, 4, "pending-upgrade", sealOf(4, "bob", "pending-upgrade")),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.record", "data.revision", "data.status"}},
+		},
+
+		// Deleting the head.
 		{
 			name: "deleting the head by the lock holder (uninstall) is allowed",
 			op:   "DELETE", user: "alice",
-			old:  headCM(aliceLock, "alice", inventory1),
+			old:  locked,
 			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
 		},
 		{
 			name: "deleting the head by someone else is denied",
 			op:   "DELETE", user: "bob",
-			old:  headCM(aliceLock, "alice", inventory1),
+			old:  locked,
 			want: ownership.Decision{Reason: "RecordDeleted"},
 			msg:  []string{"the head of release web (revision 3) in namespace apps", "kubectl chart uninstall web -n apps"},
+		},
+		{
+			name: "deleting the head with an inventory and no lock is denied",
+			op:   "DELETE", user: "bob",
+			old:  headCM("", "", inventory1),
+			want: ownership.Decision{Reason: "RecordDeleted"},
+			msg:  []string{"release web is not locked by a running operation"},
+		},
+		{
+			name: "deleting a head with an empty inventory and no lock is allowed to anyone",
+			op:   "DELETE", user: "bob",
+			old:  headCM("", "", "[]"),
+			want: ownership.Decision{Allowed: true, Reason: "NoRelease"},
+			msg:  []string{"release web (revision 3) in namespace apps owns no object and is not locked"},
+		},
+		{
+			name: "deleting a head with an empty inventory and an expired lock is allowed to anyone",
+			op:   "DELETE", user: "bob",
+			old:  headCM(aliceExpired, "alice", "[]"),
+			want: ownership.Decision{Allowed: true, Reason: "NoRelease"},
+		},
+		{
+			name: "deleting a head with an empty inventory and a live lock is denied",
+			op:   "DELETE", user: "bob",
+			old:  headCM(aliceLock, "alice", "[]"),
+			want: ownership.Decision{Reason: "RecordDeleted"},
+			msg:  []string{"held by user alice"},
 		},
 		{
 			name: "deleting the head by the namespace controller is allowed",
@@ -773,16 +1422,95 @@ func TestDecideHead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := cfg
+			if tt.cfg != nil {
+				c = *tt.cfg
+			}
 			req := ownership.Request{Operation: tt.op, User: tt.user, FieldManager: "kubectl-chart",
 				Kind: ownership.ObjectRef{Kind: "ConfigMap", Version: "v1", Namespace: "apps", Name: "kubectl-chart.web"},
-				Old:  toUnstructured(t, tt.old), New: toUnstructured(t, tt.new)}
-			got := ownership.DecideHead(cfg, req, readHead(t, tt.old), readHead(t, tt.new))
+				Old:  toUnstructured(t, tt.old), New: toUnstructured(t, tt.new), Authorized: tt.authorized}
+			got := ownership.DecideHead(c, req, readHead(t, tt.old), readHead(t, tt.new))
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideHead (-want +got):\n%s", diff)
 			}
 			checkMessage(t, got, tt.msg)
+			if !got.Allowed && got.Message == "" {
+				t.Error("a denial without a message")
+			}
+			// The mutating webhook stamps what the decision would: a head
+			// it allows carries the stamps then.
+			if got.Allowed && !got.BreakGlass && tt.op != "DELETE" {
+				if diff := cmp.Diff(got.Patch, ownership.HeadStamp(req, readHead(t, tt.old), readHead(t, tt.new), now)); diff != "" {
+					t.Errorf("HeadStamp differs from the decision's patch (-decision +stamp):\n%s", diff)
+				}
+			}
 		})
 	}
+}
+
+// TestDecideHeadOfTheStore: the heads pkg/release's KubeStore writes pass
+// the rules: the head it creates with its first lock is empty, and taking,
+// renewing and releasing the lock change nothing else.
+func TestDecideHeadOfTheStore(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset()
+	clock := now.Add(-time.Minute) // the store's clock: the plugin's, a minute behind the webhook's
+	store := release.NewKubeStore(client, release.KubeStoreOptions{Holder: "alice@laptop (pid 1)", Now: func() time.Time { return clock }})
+	read := func() *corev1.ConfigMap {
+		t.Helper()
+		cm, err := client.CoreV1().ConfigMaps("apps").Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+		if _, ok := cm.Data["lock"]; ok {
+			if cm.Annotations == nil {
+				cm.Annotations = map[string]string{}
+			}
+			cm.Annotations[ownership.AnnotationLockUser] = "alice" // the webhook's stamp
+		} else {
+			delete(cm.Annotations, ownership.AnnotationLockUser)
+		}
+		return cm
+	}
+	decide := func(what, op string, old, nu *corev1.ConfigMap, want string) {
+		t.Helper()
+		req := ownership.Request{Operation: op, User: "alice", FieldManager: ownership.FieldManager,
+			Kind: ownership.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "apps", Name: ownership.HeadName("web")},
+			Old:  toUnstructured(t, old), New: toUnstructured(t, nu), Authorized: mayDeploy}
+		d := ownership.DecideHead(sealedCfg, req, readHead(t, old), readHead(t, nu))
+		if !d.Allowed || d.Reason != want {
+			t.Errorf("%s: allowed %v reason %s (%s), want allowed, %s", what, d.Allowed, d.Reason, d.Message, want)
+		}
+	}
+
+	h, err := store.Acquire(ctx, "apps", "web", "install", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := read()
+	decide("create", "CREATE", nil, created, "LockTaken")
+
+	clock = clock.Add(40 * time.Second)
+	if err := store.Renew(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	renewed := read()
+	decide("renew", "UPDATE", created, renewed, "LockRenewed")
+
+	seal := sealOf(1, "alice", string(release.StatusPendingInstall))
+	h.Revision, h.Status, h.Record = 1, release.StatusPendingInstall, seal.JSON()
+	h.Inventory = []release.ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps", Name: "web"}}
+	if err := store.UpdateHead(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	updated := read()
+	decide("revision 1", "UPDATE", renewed, updated, "LockHolder")
+
+	if err := store.Release(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	decide("release", "UPDATE", updated, read(), "LockReleased")
 }
 
 func TestDecideHeadUnreadable(t *testing.T) {
@@ -796,6 +1524,7 @@ func TestDecideHeadUnreadable(t *testing.T) {
 
 func TestHeadFromConfigMap(t *testing.T) {
 	expires := now.Add(time.Minute)
+	seal := sealOf(4, "alice", "pending-upgrade")
 	tests := []struct {
 		name    string
 		cm      *corev1.ConfigMap
@@ -811,7 +1540,16 @@ func TestHeadFromConfigMap(t *testing.T) {
 					{Kind: "Service", Namespace: "apps", Name: "web"},
 				},
 				LockUser: "alice", LockHolder: "alice@laptop (pid 1)", LockExpires: expires,
-				LockData: lockJSON("alice@laptop (pid 1)", expires)},
+				LockData: lockJSON("alice@laptop (pid 1)", expires), LockID: "alice@laptop (pid 1)", Status: "deployed"},
+		},
+		{
+			name: "taken over, with a record seal",
+			cm: moved(headCM(lockJSONWith("bob@desk (pid 2)", "id-2", expires, true), "bob", "[]"),
+				4, "pending-upgrade", seal),
+			want: &ownership.Head{Release: "web", Namespace: "apps", Revision: 4, Deployed: 3, Inventory: []ownership.ObjectRef{},
+				LockUser: "bob", LockHolder: "bob@desk (pid 2)", LockExpires: expires,
+				LockData: lockJSONWith("bob@desk (pid 2)", "id-2", expires, true), LockID: "id-2", LockForced: true,
+				Status: "pending-upgrade", Record: seal},
 		},
 		{
 			name: "unlocked, empty",
@@ -825,8 +1563,10 @@ func TestHeadFromConfigMap(t *testing.T) {
 			cm.Data["revision"] = "three"
 			return cm
 		}(), wantErr: "revision"},
+		{name: "bad deployed", cm: withCM(headCM("", "", "[]"), func(cm *corev1.ConfigMap) { cm.Data["deployed"] = "x" }), wantErr: "deployed"},
 		{name: "bad inventory", cm: headCM("", "", "{"), wantErr: "inventory"},
 		{name: "bad lock", cm: headCM("[", "", "[]"), wantErr: "lock"},
+		{name: "bad record", cm: withCM(headCM("", "", "[]"), func(cm *corev1.ConfigMap) { cm.Data["record"] = "{" }), wantErr: "record"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -857,7 +1597,8 @@ func TestHeadFromStoreConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Revision, h.Deployed, h.Status = 2, 1, release.StatusPendingUpgrade
+	seal := sealOf(2, "alice", string(release.StatusPendingUpgrade))
+	h.Revision, h.Deployed, h.Status, h.Record = 2, 1, release.StatusPendingUpgrade, seal.JSON()
 	h.Inventory = []release.ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps", Name: "web"}}
 	if err := store.UpdateHead(ctx, h); err != nil {
 		t.Fatal(err)
@@ -874,12 +1615,25 @@ func TestHeadFromStoreConfigMap(t *testing.T) {
 	want := &ownership.Head{Release: "web", Namespace: "apps", Revision: 2, Deployed: 1,
 		Inventory: h.Inventory,
 		LockUser:  "alice", LockHolder: "alice@laptop (pid 1)", LockExpires: now.Add(release.DefaultLockTTL),
-		LockData: cm.Data["lock"]}
+		LockData: cm.Data["lock"], LockID: h.Lock.ID, Status: "pending-upgrade", Record: seal}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("HeadFromConfigMap (-want +got):\n%s", diff)
 	}
-	if got.LockData == "" {
-		t.Error("no lock data")
+	if got.LockData == "" || got.LockID == "" {
+		t.Error("no lock data or lock ID")
+	}
+
+	// A lock taken over from a live one says so.
+	other := release.NewKubeStore(client, release.KubeStoreOptions{Holder: "bob@desk (pid 2)", Now: func() time.Time { return now }})
+	if _, err := other.Acquire(ctx, "apps", "web", "upgrade", true); err != nil {
+		t.Fatal(err)
+	}
+	cm, err = client.CoreV1().ConfigMaps("apps").Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readHead(t, cm); !got.LockForced || got.LockHolder != "bob@desk (pid 2)" {
+		t.Errorf("taken over: LockForced %v, holder %q; want forced, bob@desk (pid 2)", got.LockForced, got.LockHolder)
 	}
 }
 
@@ -911,14 +1665,43 @@ func record(rev int, status string, annotations map[string]string) *unstructured
 	}}
 }
 
+// recordChunk is chunk c of revision rev of release web, pending-upgrade,
+// named as its labels say.
+func recordChunk(rev, c int) *unstructured.Unstructured {
+	r := record(rev, "pending-upgrade", nil)
+	set(r.Object, strconv.Itoa(c), "metadata", "labels", ownership.LabelChunk)
+	set(r.Object, ownership.RevisionChunkName("web", rev, c), "metadata", "name")
+	set(r.Object, map[string]any{"chunk": "Y2h1bms="}, "data")
+	return r
+}
+
+// withRecord returns a copy of r changed by f.
+func withRecord(r *unstructured.Unstructured, f func(o map[string]any)) *unstructured.Unstructured {
+	r = r.DeepCopy()
+	f(r.Object)
+	return r
+}
+
 func recordRef(rev int) ownership.ObjectRef {
 	return ownership.ObjectRef{Version: "v1", Kind: "Secret", Namespace: "apps", Name: ownership.RevisionName("web", rev)}
 }
 
+// wantSeal is the seal the webhook stamps on chunk 0 of a record r created
+// by user, as JSON.
+func wantSeal(r *unstructured.Unstructured, rev int, user, status string) string {
+	return ownership.RecordSeal{Revision: rev, User: user, Status: status, Digest: ownership.RecordDigest(r)}.Sealed(sealKey, "apps", "web").JSON()
+}
+
 func TestDecideRecord(t *testing.T) {
 	appliedByPath := "/metadata/annotations/kubectl-chart.io~1applied-by"
+	sealPath := "/metadata/annotations/kubectl-chart.io~1record-seal"
 	create := func(user string, annotations map[string]string) ownership.Request {
 		return ownership.Request{Operation: "CREATE", User: user, FieldManager: "kubectl-chart", Kind: recordRef(4), New: record(4, "pending-upgrade", annotations)}
+	}
+	createObj := func(user string, name string, r *unstructured.Unstructured) ownership.Request {
+		ref := recordRef(4)
+		ref.Name = name
+		return ownership.Request{Operation: "CREATE", User: user, FieldManager: "kubectl-chart", Kind: ref, New: r}
 	}
 	update := func(user string, old, nu *unstructured.Unstructured) ownership.Request {
 		return ownership.Request{Operation: "UPDATE", User: user, FieldManager: "kubectl-chart", Kind: recordRef(3), Old: old, New: nu}
@@ -933,14 +1716,27 @@ func TestDecideRecord(t *testing.T) {
 	}
 	dataChanged := record(3, "deployed", nil)
 	dataChanged.Object["data"] = map[string]any{"release": "Zm9yZ2Vk"}
+	typed := func(typ any) *unstructured.Unstructured {
+		return withRecord(record(4, "pending-upgrade", nil), func(o map[string]any) {
+			if typ == nil {
+				delete(o, "type")
+			} else {
+				o["type"] = typ
+			}
+		})
+	}
+	sealed := wantSeal(record(4, "pending-upgrade", nil), 4, "alice", "pending-upgrade")
+	stamps := map[string]string{ownership.AnnotationAppliedBy: "alice", ownership.AnnotationRecordSeal: sealOf(3, "alice", "pending-upgrade").JSON()}
 
 	tests := []struct {
 		name string
+		cfg  *ownership.Config // nil: cfg
 		req  ownership.Request
 		head *ownership.Head
 		want ownership.Decision
 		msg  []string
 	}{
+		// CREATE
 		{
 			name: "create by the lock holder stamps applied-by",
 			req:  create("alice", nil),
@@ -954,6 +1750,98 @@ func TestDecideRecord(t *testing.T) {
 			head: head(),
 			want: ownership.Decision{Allowed: true, Reason: "RecordCreated",
 				Patch: []ownership.PatchOp{{Operation: "add", Path: appliedByPath, Value: "alice"}}},
+		},
+		{
+			name: "create of chunk 0 with a seal key stamps applied-by and the record's seal",
+			cfg:  &sealedCfg,
+			req:  create("alice", nil),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "RecordCreated",
+				Patch: []ownership.PatchOp{{Operation: "add", Path: "/metadata/annotations", Value: map[string]string{
+					ownership.AnnotationAppliedBy: "alice", ownership.AnnotationRecordSeal: sealed}}}},
+		},
+		{
+			name: "create of chunk 0 overwrites a client-supplied seal",
+			cfg:  &sealedCfg,
+			req:  create("alice", map[string]string{ownership.AnnotationRecordSeal: forgedSeal(4, "alice", "pending-upgrade").JSON()}),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "RecordCreated", Patch: []ownership.PatchOp{
+				{Operation: "add", Path: appliedByPath, Value: "alice"},
+				{Operation: "add", Path: sealPath, Value: sealed},
+			}},
+		},
+		{
+			name: "create of chunk 1 with a seal key stamps applied-by only",
+			cfg:  &sealedCfg,
+			req:  createObj("alice", ownership.RevisionChunkName("web", 4, 1), recordChunk(4, 1)),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "RecordCreated",
+				Patch: []ownership.PatchOp{{Operation: "add", Path: "/metadata/annotations", Value: map[string]string{ownership.AnnotationAppliedBy: "alice"}}}},
+		},
+		{
+			name: "create of chunk 1 removes a client-supplied seal",
+			cfg:  &sealedCfg,
+			req: createObj("alice", ownership.RevisionChunkName("web", 4, 1), withRecord(recordChunk(4, 1), func(o map[string]any) {
+				set(o, map[string]any{ownership.AnnotationRecordSeal: sealed}, "metadata", "annotations")
+			})),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "RecordCreated", Patch: []ownership.PatchOp{
+				{Operation: "add", Path: appliedByPath, Value: "alice"},
+				{Operation: "remove", Path: sealPath},
+			}},
+		},
+		{
+			name: "create of a record named for another revision is denied",
+			req:  createObj("alice", ownership.RevisionName("web", 5), record(4, "pending-upgrade", nil)),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{"Secret/apps/kubectl-chart.web.v5: a Secret labelled as chunk 0 of revision 4 of release web must be named kubectl-chart.web.v4"},
+		},
+		{
+			name: "create of chunk 1 under chunk 0's name is denied",
+			req: createObj("alice", ownership.RevisionName("web", 4), withRecord(recordChunk(4, 1), func(o map[string]any) {
+				set(o, ownership.RevisionName("web", 4), "metadata", "name")
+			})),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{"must be named kubectl-chart.web.v4.c1"},
+		},
+		{
+			name: "create of a record of another type is denied",
+			req:  createObj("alice", ownership.RevisionName("web", 4), typed("Opaque")),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{"a revision record has type kubectl-chart.io/release.v1, not Opaque"},
+		},
+		{
+			name: "create of a record without a type is denied",
+			req:  createObj("alice", ownership.RevisionName("web", 4), typed(nil)),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{`not ""`},
+		},
+		{
+			name: "create of a record without a revision is denied",
+			req: createObj("alice", ownership.RevisionName("web", 4), withRecord(record(4, "pending-upgrade", nil), func(o map[string]any) {
+				delete(get(o, "metadata", "labels").(map[string]any), ownership.LabelRevision)
+			})),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+			msg:  []string{"needs a revision (≥ 1) and a chunk number"},
+		},
+		{
+			name: "create of a record whose chunk is not a number is denied",
+			req: createObj("alice", ownership.RevisionName("web", 4), withRecord(record(4, "pending-upgrade", nil), func(o map[string]any) {
+				set(o, "first", "metadata", "labels", ownership.LabelChunk)
+			})),
+			head: head(),
+			want: ownership.Decision{Reason: "ReservedName"},
+		},
+		{
+			name: "create of a misnamed record by a break-glass user is allowed",
+			req:  createObj("root", ownership.RevisionName("web", 5), record(4, "pending-upgrade", nil)),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning},
 		},
 		{
 			name: "create by someone else is denied",
@@ -976,12 +1864,15 @@ func TestDecideRecord(t *testing.T) {
 			msg:  []string{"release web has no head"},
 		},
 		{
-			name: "create by a break-glass user is allowed and stamped",
+			// The decision of a denial carries no patch: the mutating
+			// webhook stamped the record already (RecordStamp).
+			name: "create by a break-glass user is allowed",
 			req:  create("root", nil),
 			head: head(),
-			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning,
-				Patch: []ownership.PatchOp{{Operation: "add", Path: "/metadata/annotations", Value: map[string]string{ownership.AnnotationAppliedBy: "root"}}}},
+			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning},
 		},
+
+		// UPDATE
 		{
 			name: "a data change is denied",
 			req:  update("bob", record(3, "deployed", nil), dataChanged),
@@ -996,27 +1887,56 @@ func TestDecideRecord(t *testing.T) {
 			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"data.release"}},
 		},
 		{
-			name: "the status moving forward is allowed",
+			name: "the type changed by the lock holder is denied",
+			req: update("alice", record(3, "deployed", nil), withRecord(record(3, "deployed", nil), func(o map[string]any) {
+				o["type"], o["immutable"] = "Opaque", false
+			})),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{"type", "immutable"}},
+		},
+		{
+			name: "the status moved forward by the lock holder is allowed",
 			req:  update("alice", record(3, "deployed", nil), record(3, "superseded", nil)),
 			head: head(),
 			want: ownership.Decision{Allowed: true, Reason: "StatusMoved"},
+			msg:  []string{"revision 3 of release web in namespace apps moved from deployed to superseded"},
+		},
+		{
+			name: "the status moved forward by someone else is denied",
+			req:  update("bob", record(3, "deployed", nil), record(3, "superseded", nil)),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
+			msg:  []string{`metadata.labels["kubectl-chart.io/status"] of revision 3 of release web in namespace apps is written only by the release's running operation, and the lock of release web is held by user alice`},
+		},
+		{
+			name: "the status moved forward with an expired lock is denied",
+			req:  update("alice", record(3, "deployed", nil), record(3, "superseded", nil)),
+			head: expired(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
+		},
+		{
+			name: "the status moved forward without a head is denied",
+			req:  update("alice", record(3, "deployed", nil), record(3, "superseded", nil)),
+			head: nil,
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
+			msg:  []string{"release web has no head"},
 		},
 		{
 			name: "the status moving backwards is denied",
-			req:  update("bob", record(3, "superseded", nil), record(3, "deployed", nil)),
+			req:  update("alice", record(3, "superseded", nil), record(3, "deployed", nil)),
 			head: head(),
 			want: ownership.Decision{Reason: "StatusMovedBackwards", Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
 			msg:  []string{"cannot move from superseded to deployed", "kubectl chart rollback web 3 -n apps"},
 		},
 		{
 			name: "the status label removed is denied",
-			req:  update("bob", record(3, "deployed", nil), record(3, "", nil)),
+			req:  update("alice", record(3, "deployed", nil), record(3, "", nil)),
 			head: head(),
 			want: ownership.Decision{Reason: "StatusMovedBackwards", Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
 		},
 		{
 			name: "an identity label changed is denied",
-			req: update("bob", record(3, "deployed", nil), func() *unstructured.Unstructured {
+			req: update("alice", record(3, "deployed", nil), func() *unstructured.Unstructured {
 				r := record(3, "deployed", nil)
 				r.SetLabels(map[string]string{})
 				return r
@@ -1028,26 +1948,89 @@ func TestDecideRecord(t *testing.T) {
 			}},
 		},
 		{
-			name: "other labels and annotations may change",
-			req:  update("bob", record(3, "deployed", nil), record(3, "deployed", map[string]string{"example.com/note": "x"})),
+			name: "an unchanged record may be written by anyone",
+			req:  update("bob", record(3, "deployed", stamps), record(3, "deployed", stamps)),
 			head: head(),
 			want: ownership.Decision{Allowed: true, Reason: "NotOwned"},
 		},
 		{
-			name: "applied-by changed by a client is put back",
-			req: update("bob", record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "alice"}),
+			name: "other labels and annotations may be changed by the lock holder",
+			req:  update("alice", record(3, "deployed", nil), record(3, "deployed", map[string]string{"example.com/note": "x"})),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+		},
+		{
+			name: "an annotation changed by someone else is denied",
+			req:  update("bob", record(3, "deployed", nil), record(3, "deployed", map[string]string{"example.com/note": "x"})),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.annotations["example.com/note"]`}},
+			msg:  []string{"history is changed only by kubectl chart upgrade|rollback|uninstall"},
+		},
+		{
+			name: "a label added by someone else is denied",
+			req: update("bob", record(3, "deployed", nil), withRecord(record(3, "deployed", nil), func(o map[string]any) {
+				set(o, "x", "metadata", "labels", "example.com/team")
+			})),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.labels["example.com/team"]`}},
+		},
+		{
+			name: "applied-by changed by the lock holder is put back",
+			req: update("alice", record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "alice"}),
 				record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "mallory"})),
 			head: head(),
-			want: ownership.Decision{Allowed: true, Reason: "NotOwned",
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder",
 				Patch: []ownership.PatchOp{{Operation: "add", Path: appliedByPath, Value: "alice"}}},
 		},
 		{
-			name: "applied-by added by a client is removed",
-			req: update("bob", record(3, "deployed", map[string]string{}),
+			name: "applied-by changed by someone else is denied",
+			req: update("bob", record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "alice"}),
 				record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "mallory"})),
 			head: head(),
-			want: ownership.Decision{Allowed: true, Reason: "NotOwned",
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.annotations["kubectl-chart.io/applied-by"]`}},
+		},
+		{
+			name: "applied-by added by the lock holder is removed",
+			req: update("alice", record(3, "deployed", map[string]string{}),
+				record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "mallory"})),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder",
 				Patch: []ownership.PatchOp{{Operation: "remove", Path: appliedByPath}}},
+		},
+		{
+			name: "the record seal changed by the lock holder is put back",
+			req: update("alice", record(3, "deployed", stamps),
+				record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "alice", ownership.AnnotationRecordSeal: sealOf(3, "mallory", "pending-upgrade").JSON()})),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "LockHolder",
+				Patch: []ownership.PatchOp{{Operation: "add", Path: sealPath, Value: stamps[ownership.AnnotationRecordSeal]}}},
+		},
+		{
+			name: "the record seal removed by the lock holder is put back",
+			req: update("alice", record(3, "deployed", stamps),
+				record(3, "superseded", map[string]string{ownership.AnnotationAppliedBy: "alice"})),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "StatusMoved",
+				Patch: []ownership.PatchOp{{Operation: "add", Path: sealPath, Value: stamps[ownership.AnnotationRecordSeal]}}},
+		},
+		{
+			name: "the record seal changed by someone else is denied",
+			req: update("bob", record(3, "deployed", stamps),
+				record(3, "deployed", map[string]string{ownership.AnnotationAppliedBy: "alice", ownership.AnnotationRecordSeal: "{}"})),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged", Fields: []string{`metadata.annotations["kubectl-chart.io/record-seal"]`}},
+		},
+		{
+			name: "the status moved by the lock holder keeps the stamps",
+			req:  update("alice", record(3, "deployed", stamps), record(3, "superseded", stamps)),
+			head: head(),
+			want: ownership.Decision{Allowed: true, Reason: "StatusMoved"},
+		},
+		{
+			name: "an update without the old object is denied",
+			req:  update("alice", nil, record(3, "deployed", nil)),
+			head: head(),
+			want: ownership.Decision{Reason: "RecordDataChanged"},
 		},
 		{
 			name: "a break-glass user may move the status back",
@@ -1055,6 +2038,8 @@ func TestDecideRecord(t *testing.T) {
 			head: head(),
 			want: ownership.Decision{Allowed: true, Reason: "BreakGlass", BreakGlass: true, Warnings: oneWarning, Fields: []string{`metadata.labels["kubectl-chart.io/status"]`}},
 		},
+
+		// DELETE
 		{
 			name: "deleting a record within history is denied",
 			req:  del("bob", 2),
@@ -1129,17 +2114,80 @@ func TestDecideRecord(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ownership.DecideRecord(cfg, tt.req, tt.head)
+			c := cfg
+			if tt.cfg != nil {
+				c = *tt.cfg
+			}
+			got := ownership.DecideRecord(c, tt.req, tt.head)
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideRecord (-want +got):\n%s", diff)
 			}
 			checkMessage(t, got, tt.msg)
+			if !got.Allowed && got.Message == "" {
+				t.Error("a denial without a message")
+			}
+			// The mutating webhook stamps what an allowed decision would.
+			if got.Allowed && !got.BreakGlass && tt.req.Operation != "DELETE" {
+				if diff := cmp.Diff(got.Patch, ownership.RecordStamp(c, tt.req)); diff != "" {
+					t.Errorf("RecordStamp differs from the decision's patch (-decision +stamp):\n%s", diff)
+				}
+			}
 		})
 	}
 }
 
+// TestRecordSealStamped: the seal stamped on chunk 0 of a new record is one
+// the webhook's key verifies, of the revision, user, status and data the
+// record was created with; chunk 1 gets none.
+func TestRecordSealStamped(t *testing.T) {
+	rec := record(4, "pending-upgrade", nil)
+	req := ownership.Request{Operation: "CREATE", User: "alice", FieldManager: ownership.FieldManager, Kind: recordRef(4), New: rec}
+	d := ownership.DecideRecord(sealedCfg, req, head())
+	if !d.Allowed || len(d.Patch) != 1 {
+		t.Fatalf("decision %+v, want allowed with one patch", d)
+	}
+	stamped, _ := d.Patch[0].Value.(map[string]string)
+	seal, err := ownership.ParseRecordSeal(stamped[ownership.AnnotationRecordSeal])
+	if err != nil {
+		t.Fatalf("record seal %q: %v", stamped[ownership.AnnotationRecordSeal], err)
+	}
+	if !seal.Valid(sealKey, "apps", "web") {
+		t.Errorf("seal %+v is not valid under the webhook's key", seal)
+	}
+	if seal.Valid([]byte("another key, of another webhook"), "apps", "web") || seal.Valid(sealKey, "apps", "api") || seal.Valid(sealKey, "other", "web") {
+		t.Errorf("seal %+v is valid for another key or release", seal)
+	}
+	want := ownership.RecordSeal{Revision: 4, User: "alice", Status: "pending-upgrade", Digest: ownership.RecordDigest(rec)}
+	if diff := cmp.Diff(want, seal, cmpopts.IgnoreFields(ownership.RecordSeal{}, "MAC")); diff != "" {
+		t.Errorf("seal (-want +got):\n%s", diff)
+	}
+	if stamped[ownership.AnnotationAppliedBy] != "alice" {
+		t.Errorf("applied-by %q, want alice", stamped[ownership.AnnotationAppliedBy])
+	}
+
+	chunk := recordChunk(4, 1)
+	ref := recordRef(4)
+	ref.Name = chunk.GetName()
+	d = ownership.DecideRecord(sealedCfg, ownership.Request{Operation: "CREATE", User: "alice", FieldManager: ownership.FieldManager, Kind: ref, New: chunk}, head())
+	if !d.Allowed {
+		t.Fatalf("chunk 1 denied: %s", d.Message)
+	}
+	for _, op := range d.Patch {
+		if v, ok := op.Value.(map[string]string); strings.Contains(op.Path, "record-seal") || (ok && v[ownership.AnnotationRecordSeal] != "") {
+			t.Errorf("chunk 1 is sealed: %+v", d.Patch)
+		}
+	}
+
+	// Without a seal key, no seal.
+	d = ownership.DecideRecord(cfg, req, head())
+	if v, _ := d.Patch[0].Value.(map[string]string); len(d.Patch) != 1 || v[ownership.AnnotationRecordSeal] != "" {
+		t.Errorf("sealed without a seal key: %+v", d.Patch)
+	}
+}
+
 // TestRecordStatusMoves checks every status move against pkg/release's
-// table: the webhook allows exactly the moves the store makes.
+// table: the webhook allows the lock holder exactly the moves the store
+// makes, and nobody else any.
 func TestRecordStatusMoves(t *testing.T) {
 	statuses := []release.Status{"", "bogus",
 		release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback,
@@ -1147,11 +2195,14 @@ func TestRecordStatusMoves(t *testing.T) {
 		release.StatusUninstalling, release.StatusUninstalled}
 	for _, from := range statuses {
 		for _, to := range statuses {
-			req := ownership.Request{Operation: "UPDATE", User: "bob", Kind: recordRef(3),
-				Old: record(3, string(from), nil), New: record(3, string(to), nil)}
-			got := ownership.DecideRecord(cfg, req, head())
-			if want := from == to || release.CanMove(from, to); got.Allowed != want {
-				t.Errorf("%q → %q: allowed %v, want %v (%s)", from, to, got.Allowed, want, got.Message)
+			for _, user := range []string{"alice", "bob"} {
+				req := ownership.Request{Operation: "UPDATE", User: user, FieldManager: ownership.FieldManager, Kind: recordRef(3),
+					Old: record(3, string(from), nil), New: record(3, string(to), nil)}
+				got := ownership.DecideRecord(cfg, req, head())
+				want := from == to || (user == "alice" && release.CanMove(from, to))
+				if got.Allowed != want {
+					t.Errorf("%q → %q by %s: allowed %v, want %v (%s)", from, to, user, got.Allowed, want, got.Message)
+				}
 			}
 		}
 	}

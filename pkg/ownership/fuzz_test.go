@@ -15,17 +15,30 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
 
-// FuzzDecideObject runs DecideObject on arbitrary old and new objects whose
-// old managedFields give the plugin deploymentFields. It must never panic,
-// and never let a request that is neither the release's operation nor
-// break-glass change a field the plugin owns or an ownership label, as an
-// independent walk of the FieldsV1 JSON (below) tells them.
+// FuzzDecideObject runs DecideObject, with a seal key, on arbitrary old and
+// new objects whose old managedFields give the plugin deploymentFields. It
+// must never panic, and never let a request that is neither the release's
+// operation nor break-glass change a field the plugin owns or an ownership
+// label, as an independent walk of the FieldsV1 JSON (below) tells them, or
+// change kubectl-chart's managedFields entry. The release's operation (the
+// lock holder with field manager kubectl-chart) is let through exactly when
+// the head names a sealed pending record of its own (or uninstalls, or
+// deletes).
+//
+// op selects, from its low bits up: the operation (2 bits: UPDATE, CREATE,
+// DELETE, UPDATE), the writer (2 bits: bob with kubectl-edit, bob claiming
+// kubectl-chart's field manager, the lock holder alice with it, the
+// break-glass user root), the head (2 bits: sealed for alice, naming no
+// record, sealed for bob, uninstalling without a record) and whether the new
+// object gets the old object's managedFields (1 bit).
 func FuzzDecideObject(f *testing.F) {
 	oldJSON, err := yaml.YAMLToJSON([]byte(deploymentYAML))
 	if err != nil {
 		f.Fatal(err)
 	}
+	const keepManagedFields = 1 << 6
 	f.Add(oldJSON, oldJSON, uint8(0))
+	f.Add(oldJSON, oldJSON, uint8(keepManagedFields))
 	for _, mutate := range []func(string) string{
 		func(s string) string { return strings.Replace(s, `"replicas":3`, `"replicas":4`, 1) },
 		func(s string) string { return strings.Replace(s, `"replicas":3`, `"replicas":3.0`, 1) },
@@ -43,13 +56,27 @@ func FuzzDecideObject(f *testing.F) {
 		},
 		func(s string) string { return strings.Replace(s, `"spec":{`, `"spec":{"x":1,`, 1) },
 		func(s string) string { return `{"metadata":[],"spec":"x"}` },
+		// managedFields of the new object: kubectl-chart's entry emptied,
+		// moved to another manager, or shrunk.
+		func(s string) string { return strings.Replace(s, `"metadata":{`, `"metadata":{"managedFields":[],`, 1) },
+		func(s string) string {
+			return strings.Replace(s, `"metadata":{`, `"metadata":{"managedFields":[{"manager":"kubectl-edit","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:replicas":{}}}}],`, 1)
+		},
+		func(s string) string {
+			return strings.Replace(s, `"metadata":{`, `"metadata":{"managedFields":[{"manager":"kubectl-chart","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:replicas":{}}}}],`, 1)
+		},
 	} {
 		for op := range uint8(4) {
 			f.Add(oldJSON, []byte(mutate(string(oldJSON))), op<<2)
+			f.Add(oldJSON, []byte(mutate(string(oldJSON))), op<<2|keepManagedFields)
+		}
+		for h := range uint8(4) {
+			f.Add(oldJSON, []byte(mutate(string(oldJSON))), 2<<2|h<<4|keepManagedFields)
 		}
 	}
 	f.Add(oldJSON, oldJSON, uint8(1))
 	f.Add(oldJSON, oldJSON, uint8(2))
+	f.Add(oldJSON, oldJSON, uint8(2|2<<2|1<<4))
 
 	var fields map[string]any
 	dec := json.NewDecoder(strings.NewReader(deploymentFields))
@@ -59,6 +86,20 @@ func FuzzDecideObject(f *testing.F) {
 	}
 
 	managedFields := deployment(f).Object["metadata"].(map[string]any)["managedFields"]
+	oldOwned, err := ownership.OwnedFields(deployment(f).Object)
+	if err != nil || oldOwned.Empty() {
+		f.Fatalf("the fixture's owned fields: %v, %v", oldOwned, err)
+	}
+	heads := [4]func() *ownership.Head{
+		func() *ownership.Head { return sealedHead(nil) },
+		func() *ownership.Head { return sealedHead(func(h *ownership.Head) { h.Record = nil }) },
+		func() *ownership.Head {
+			return sealedHead(func(h *ownership.Head) { h.Record = sealOf(3, "bob", "pending-upgrade") })
+		},
+		func() *ownership.Head {
+			return sealedHead(func(h *ownership.Head) { h.Status, h.Record = "uninstalling", nil })
+		},
+	}
 
 	f.Fuzz(func(t *testing.T, oldData, newData []byte, op uint8) {
 		old, ok1 := decodeObject(oldData)
@@ -72,6 +113,11 @@ func FuzzDecideObject(f *testing.F) {
 			old["metadata"] = meta
 		}
 		meta["managedFields"] = managedFields // never written by the decision
+		if op&keepManagedFields != 0 {
+			if nm, ok := nu["metadata"].(map[string]any); ok {
+				nm["managedFields"] = managedFields
+			}
+		}
 
 		req := ownership.Request{Operation: "UPDATE", User: "bob", FieldManager: "kubectl-edit", Kind: deploymentRef,
 			Old: &unstructured.Unstructured{Object: old}, New: &unstructured.Unstructured{Object: nu}}
@@ -89,13 +135,26 @@ func FuzzDecideObject(f *testing.F) {
 		case 3:
 			req.User = "root" // break-glass
 		}
+		headKind := int(op >> 4 & 3)
+		h := heads[headKind]()
 
-		d := ownership.DecideObject(cfg, req, head())
+		d := ownership.DecideObject(sealedCfg, req, h)
 
+		// The holder's write is the operation's when it deletes, or when the
+		// head names a sealed pending record of alice's (0) or uninstalls (3).
+		recorded := req.Operation == "DELETE" || headKind == 0 || headKind == 3
 		switch {
-		case req.User == "alice" || req.User == "root":
+		case req.User == "root":
 			if !d.Allowed {
 				t.Fatalf("%s by %s denied: %s", req.Operation, req.User, d.Message)
+			}
+		case req.User == "alice" && recorded:
+			if !d.Allowed || d.Reason != ownership.ReasonLockHolder {
+				t.Fatalf("%s by the lock holder under head %d: %+v", req.Operation, headKind, d)
+			}
+		case req.User == "alice":
+			if d.Allowed || d.Reason != ownership.ReasonNoRecord {
+				t.Fatalf("%s by the lock holder without a record of hers (head %d): %+v", req.Operation, headKind, d)
 			}
 		case req.Operation == "DELETE":
 			if d.Allowed {
@@ -109,6 +168,9 @@ func FuzzDecideObject(f *testing.F) {
 				if v := labelValue(old, k); v != "" && labelValue(nu, k) != v && d.Allowed {
 					t.Fatalf("label %s changed, yet allowed: %+v", k, d)
 				}
+			}
+			if newOwned, err := ownership.OwnedFields(nu); (err != nil || !newOwned.Equals(oldOwned)) && d.Allowed {
+				t.Fatalf("kubectl-chart's managedFields entry changed (%v), yet allowed: %+v", err, d)
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
@@ -87,7 +88,8 @@ func HeadVerbs(req Request, old, new *Head, now time.Time) []string {
 // passes a nil new when req.New is not a readable head, and the write is
 // denied).
 //
-//   - A head is named HeadName of its release label.
+//   - A head is named HeadName of its release label, and keeps its record
+//     label (the webhook reads heads by it).
 //   - The lock (LockChangeOf): taking, renewing or releasing one's lock
 //     needs VerbDeploy on the release; taking over a live lock needs
 //     VerbDeploy and VerbUnlock and the lock's forced mark
@@ -133,6 +135,15 @@ func DecideHead(cfg Config, req Request, old, new *Head) Decision {
 	if want := HeadName(new.Release); ref.Name != want {
 		return finish(cfg, req, deny(ReasonReservedName, fmt.Sprintf("%s: a ConfigMap labelled %s=%s is the head of release %s and must be named %s",
 			ref, LabelRecord, RecordHead, new.Release, want)))
+	}
+	// The record label is what makes the ConfigMap the head the webhook
+	// reads (HeadSelector): without it the release would have no head and
+	// nothing of it would be guarded, not even the ConfigMap. Nobody
+	// changes it, the lock holder neither (the plugin never does).
+	if v := labelOf(req.New, LabelRecord); req.Old != nil && v != labelOf(req.Old, LabelRecord) {
+		path := FormatPath(fieldpath.MakePathOrDie("metadata", "labels", LabelRecord))
+		return finish(cfg, req, deny(ReasonRecordLabelChanged, fmt.Sprintf("%s: %s makes the ConfigMap the head of release %s, which guards its objects: it cannot change",
+			ref, path, new.Release), path))
 	}
 
 	change := LockChangeOf(old, new, req.User, now)
