@@ -144,7 +144,7 @@ var fuzzReleases = func() map[string]fuzzRelease {
 		// A finished operation still holding its lock: the head is not pending.
 		{name: "done", lockUser: fuzzDeployer, lockID: "op-done", live: true, status: "deployed", revision: 2,
 			record: fuzzSeal("done", 2, fuzzDeployer, "pending-upgrade"), inventory: []ownership.ObjectRef{fuzzConfigMapRef("done-config")}},
-		// An uninstall under way: no record needed.
+		// An uninstall under way: it only deletes, so it writes nothing without a record.
 		{name: "bye", lockUser: fuzzDeployer, lockID: "op-bye", live: true, status: "uninstalling", revision: 2,
 			inventory: []ownership.ObjectRef{fuzzConfigMapRef("bye-config")}},
 		// No operation.
@@ -597,7 +597,7 @@ func checkFuzzOutcome(o fuzzOutcome) string {
 		}
 	}
 	operation := holder && (op == admissionv1.Delete ||
-		(manager == ownership.FieldManager && (rel.status == "uninstalling" || rel.sealedFor == user)))
+		(manager == ownership.FieldManager && rel.sealedFor == user))
 	if !operation {
 		return fmt.Sprintf("%s of %s by user %s (field manager %q) changed %s of release %s, which it may not: allowed",
 			op, o.target.ref(), user, manager, what, rel.name)
@@ -775,7 +775,7 @@ func mustJSON(v any) string {
 // inventory that changes what the release owns (a field of kubectl-chart's
 // managedFields entry, that entry, an ownership label) comes from the
 // release's operation (the live lock's user, with field manager
-// kubectl-chart and the head's seal of a record of its own, or uninstalling)
+// kubectl-chart and the head's seal of a record of its own)
 // or from a break-glass user, a system controller or a subresource; and
 // likewise for heads and records.
 func FuzzHandle(f *testing.F) {
@@ -1079,7 +1079,7 @@ func TestFuzzHandleSeeds(t *testing.T) {
 		{"the operation under a forged seal", updateBy("forged-config", seedDeployer, ownership.FieldManager, owned), false, "not made by this webhook"},
 		{"the operation under another user's record", updateBy("theirs-config", seedDeployer, ownership.FieldManager, owned), false, "recorded by user alice"},
 		{"the operation under a head not pending", updateBy("done-config", seedDeployer, ownership.FieldManager, owned), false, "not pending"},
-		{"the operation uninstalling", updateBy("bye-config", seedDeployer, ownership.FieldManager, owned), true, ""},
+		{"the operation uninstalling writes without a record", updateBy("bye-config", seedDeployer, ownership.FieldManager, owned), false, "the head names no record"},
 		{"an expired lock's user", updateBy("stale-config", seedDeployer, ownership.FieldManager, owned), false, "expired"},
 		{"kubectl edit of an owned field", updateBy("web-config", seedBob, "kubectl-edit", owned), false, `data.k is owned by release web`},
 		{"kubectl-chart's managedFields entry removed", updateBy("web-config", seedBob, "kubectl-edit", entryRemoved), false, "managedFields entry of manager kubectl-chart"},

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 			te.WebhookInstallOptions = envtest.WebhookInstallOptions{
 				MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
 				ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
-				LocalServingHost: "127.0.0.1",
+				LocalServingHost:   "127.0.0.1",
 			}
 		},
 	})

@@ -320,12 +320,12 @@ func fromOperation(req Request, h *Head, now time.Time) bool {
 
 // unrecorded says why h does not name a pending revision record created
 // by user, sealed by the webhook (RecordSeal), for its current revision;
-// "" when it does, or when the status is uninstalling (uninstall writes
-// under the record it moved to uninstalling), or when no SealKey is
-// configured.
+// "" when it does, or when no SealKey is configured. (Uninstall only
+// deletes, which needs no record: its status, uninstalling, is no licence
+// to write.)
 func (h *Head) unrecorded(cfg Config, user string) string {
 	switch {
-	case len(cfg.SealKey) == 0 || h.Status == "uninstalling":
+	case len(cfg.SealKey) == 0:
 		return ""
 	case !isPending(h.Status):
 		return fmt.Sprintf("the head's status is %s, not pending", quoteEmpty(h.Status))
@@ -415,7 +415,9 @@ func DecideObject(cfg Config, req Request, head *Head) Decision {
 			req.Kind, releaseLabel(req))}
 		return d
 	case fromOperation(req, head, now):
-		if req.Operation != OperationDelete {
+		// What the inventory names is guarded; anything else (a hook, an
+		// object the labels were copied to) is not, for anyone.
+		if req.Operation != OperationDelete && head.inInventory(req.Kind) {
 			if why := head.unrecorded(cfg, req.User); why != "" {
 				return finish(cfg, req, deny(ReasonNoRecord, fmt.Sprintf(
 					"%s: the operation of user %s on %s writes without a revision record: %s; every change a release makes is recorded first: run kubectl chart upgrade|rollback",

@@ -671,10 +671,10 @@ func TestDecideObjectSealed(t *testing.T) {
 			want: ownership.Decision{Reason: "NoRecord"},
 		},
 		{
-			name: "the holder's update while uninstalling needs no record",
+			name: "uninstalling is no licence to write without a record",
 			cfg:  sealedCfg, req: req("UPDATE", "alice", "kubectl-chart"),
 			head: sealedHead(func(h *ownership.Head) { h.Status, h.Record = "uninstalling", nil }),
-			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+			want: ownership.Decision{Reason: "NoRecord"},
 		},
 		{
 			name: "the holder's delete needs no record",
@@ -1344,11 +1344,11 @@ func TestDecideHead(t *testing.T) {
 			msg:  []string{"the head's status is deployed, not pending"},
 		},
 		{
-			name: "the holder moving the revision while uninstalling needs no record",
+			name: "the holder moving the revision while uninstalling needs a record too",
 			cfg:  &sealedCfg,
 			op:   "UPDATE", user: "alice",
 			old: locked, new: moved(locked, 4, "uninstalling", nil),
-			want: ownership.Decision{Allowed: true, Reason: "LockHolder"},
+			want: ownership.Decision{Reason: "NoRecord"},
 		},
 		{
 			name: "the holder changing the status without moving the revision needs no record",

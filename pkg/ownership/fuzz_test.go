@@ -141,8 +141,9 @@ func FuzzDecideObject(f *testing.F) {
 		d := ownership.DecideObject(sealedCfg, req, h)
 
 		// The holder's write is the operation's when it deletes, or when the
-		// head names a sealed pending record of alice's (0) or uninstalls (3).
-		recorded := req.Operation == "DELETE" || headKind == 0 || headKind == 3
+		// head names a sealed pending record of alice's (0); uninstalling
+		// without one (3) only deletes.
+		recorded := req.Operation == "DELETE" || headKind == 0
 		switch {
 		case req.User == "root":
 			if !d.Allowed {

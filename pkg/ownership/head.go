@@ -174,7 +174,7 @@ func DecideHead(cfg Config, req Request, old, new *Head) Decision {
 			ref, new.Release)))
 	}
 	if old.heldBy(req.User, now) {
-		if new.Revision != old.Revision && new.Status != "uninstalling" {
+		if new.Revision != old.Revision {
 			if why := new.unrecorded(cfg, req.User); why != "" {
 				return finish(cfg, req, deny(ReasonNoRecord, fmt.Sprintf("%s: revision %d of release %s is written into its head only after its record: %s",
 					ref, new.Revision, new.Release, why)))
