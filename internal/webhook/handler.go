@@ -285,7 +285,8 @@ func (h *Handler) onHead(ctx context.Context, r ownership.Request, a answer) ans
 		return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
 	}
 	a.head = &headEntry{ref: ref, head: oldHead}
-	if h.opts.Authorizer != nil {
+	// A misnamed head is denied whoever asks: no review for it.
+	if h.opts.Authorizer != nil && newHead != nil && r.Kind.Name == ownership.HeadName(newHead.Release) {
 		verbs := ownership.HeadVerbs(r, oldHead, newHead, h.opts.Config.Now())
 		if len(verbs) > 0 {
 			r.Authorized = make(map[string]bool, len(verbs))

@@ -610,23 +610,36 @@ func headChanges(old, new *unstructured.Unstructured) []string {
 	nd, _, _ := unstructured.NestedFieldNoCopy(new.Object, "data")
 	om, _ := od.(map[string]any)
 	nm, _ := nd.(map[string]any)
-	var fields []string
-	for _, k := range unionKeys(om, nm) {
-		if k == wire.HeadKeyLock {
-			continue
-		}
-		ov, oOK := om[k]
-		nv, nOK := nm[k]
-		if oOK != nOK || !equal(ov, nv) {
-			fields = append(fields, FormatPath(fieldpath.MakePathOrDie("data", k)))
-		}
-	}
+	lock := FormatPath(fieldpath.MakePathOrDie("data", wire.HeadKeyLock))
+	fields := slices.DeleteFunc(changedKeys(om, nm, "data"), func(f string) bool { return f == lock })
 	for _, k := range headIdentityLabels {
 		if labelOf(old, k) != labelOf(new, k) {
 			fields = append(fields, FormatPath(fieldpath.MakePathOrDie("metadata", "labels", k)))
 		}
 	}
 	return fields
+}
+
+// changedKeys are the keys whose values differ between maps o and n (or
+// that only one has), in key order, as field paths under path.
+func changedKeys(o, n map[string]any, path ...string) []string {
+	var fields []string
+	for _, k := range unionKeys(o, n) {
+		ov, oOK := o[k]
+		nv, nOK := n[k]
+		if oOK != nOK || !equal(ov, nv) {
+			fields = append(fields, FormatPath(fieldpath.MakePathOrDie(append(anySlice(path), k)...)))
+		}
+	}
+	return fields
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func unionKeys(a, b map[string]any) []string {
@@ -877,13 +890,7 @@ func metadataChanges(old, new *unstructured.Unstructured) []string {
 		nm, _, _ := unstructured.NestedFieldNoCopy(new.Object, "metadata", what)
 		o, _ := om.(map[string]any)
 		n, _ := nm.(map[string]any)
-		for _, k := range unionKeys(o, n) {
-			ov, oOK := o[k]
-			nv, nOK := n[k]
-			if oOK != nOK || !equal(ov, nv) {
-				fields = append(fields, FormatPath(fieldpath.MakePathOrDie("metadata", what, k)))
-			}
-		}
+		fields = append(fields, changedKeys(o, n, "metadata", what)...)
 	}
 	return fields
 }
@@ -918,13 +925,7 @@ func recordDataChanges(old, new *unstructured.Unstructured) []string {
 	om, oIsMap := od.(map[string]any)
 	nm, nIsMap := nd.(map[string]any)
 	if oIsMap && nIsMap {
-		for _, k := range unionKeys(om, nm) {
-			ov, oOK := om[k]
-			nv, nOK := nm[k]
-			if oOK != nOK || !equal(ov, nv) {
-				fields = append(fields, FormatPath(fieldpath.MakePathOrDie("data", k)))
-			}
-		}
+		fields = changedKeys(om, nm, "data")
 	} else if !equal(od, nd) {
 		fields = append(fields, "data")
 	}
@@ -972,22 +973,7 @@ func beyondHistory(h *Head, rev int) bool {
 // setAnnotation is the patch that sets annotation key of obj to v (none
 // when it has that value already).
 func setAnnotation(obj *unstructured.Unstructured, key, v string) []PatchOp {
-	if obj == nil {
-		return nil
-	}
-	meta, ok := obj.Object["metadata"].(map[string]any)
-	if !ok {
-		return []PatchOp{{Operation: "add", Path: "/metadata", Value: map[string]any{"annotations": map[string]string{key: v}}}}
-	}
-	ann, ok := meta["annotations"].(map[string]any)
-	if !ok {
-		// absent or null: add replaces a null member (RFC 6902, 4.1)
-		return []PatchOp{{Operation: "add", Path: "/metadata/annotations", Value: map[string]string{key: v}}}
-	}
-	if cur, ok := ann[key].(string); ok && cur == v {
-		return nil
-	}
-	return []PatchOp{{Operation: "add", Path: "/metadata/annotations/" + escapePointer(key), Value: v}}
+	return annotationPatch(obj, map[string]string{key: v}, []string{key})
 }
 
 // annotationPatch is the patch that gives obj's annotations of keys the
@@ -1024,10 +1010,7 @@ func annotationPatch(obj *unstructured.Unstructured, want map[string]string, key
 // removeAnnotation is the patch that removes annotation key from obj (none
 // when it has no such annotation).
 func removeAnnotation(obj *unstructured.Unstructured, key string) []PatchOp {
-	if _, ok := annotationOf(obj, key); !ok {
-		return nil
-	}
-	return []PatchOp{{Operation: "remove", Path: "/metadata/annotations/" + escapePointer(key)}}
+	return annotationPatch(obj, nil, []string{key})
 }
 
 // escapePointer escapes a JSON Pointer token (RFC 6901).
