@@ -72,6 +72,9 @@ func startWebhook(ctx context.Context, bin string, c *cluster, work string) (*we
 		"--metrics-bind-address", w.metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", w.probe,
 		"--break-glass-users", userCarol)
+	if a := os.Getenv("BENCH_WEBHOOK_PPROF"); a != "" {
+		w.cmd.Args = append(w.cmd.Args, "--pprof-bind-address", a)
+	}
 	w.cmd.Stdout, w.cmd.Stderr = logs, logs
 	if err := w.cmd.Start(); err != nil {
 		return nil, err
@@ -129,6 +132,9 @@ func (w *webhookProcess) get(ctx context.Context, url string) (int, []byte, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	// Uncompressed: otherwise Go's transport asks for gzip, and the webhook spends CPU compressing its
+	// metrics, some of which may fall into the time measured after a scrape.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := w.http.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -148,15 +154,6 @@ func (w *webhookProcess) scrape(ctx context.Context) (metrics, error) {
 		return nil, fmt.Errorf("chart-webhook /metrics: HTTP %d", code)
 	}
 	return parseMetrics(body), nil
-}
-
-// calls is the number of admission requests the webhook has answered (its requests counter).
-func (w *webhookProcess) calls(ctx context.Context) (float64, error) {
-	m, err := w.scrape(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return m.sum(webhook.MetricRequests), nil
 }
 
 // webhookRequests is the number of admission requests the webhook server answered on path (controller-runtime's
@@ -254,6 +251,53 @@ func (m metrics) histogram(name string) []bucket {
 		return 0
 	})
 	return bs
+}
+
+// histogramCounts is the cumulative buckets of histogram name, by upper bound as formatted by
+// strconv.FormatFloat (+Inf for the last).
+func (m metrics) histogramCounts(name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, b := range m.histogram(name) {
+		out[strconv.FormatFloat(b.le, 'g', -1, 64)] = b.count
+	}
+	return out
+}
+
+// decisionReasons is the webhook's decisions counter by reason (" (denied)" after the reason of a denial).
+func (m metrics) decisionReasons() map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		labels, ok := strings.CutPrefix(k, webhook.MetricDecisions+"{")
+		if !ok {
+			continue
+		}
+		reason := labelValue(labels, "reason")
+		if labelValue(labels, "allowed") == "false" {
+			reason += " (denied)"
+		}
+		out[reason] += v
+	}
+	return out
+}
+
+// labelValue is the value of label name in the labels of a series as the text format writes them
+// (name="value",…}); "" when absent.
+func labelValue(labels, name string) string {
+	for _, l := range strings.Split(strings.TrimSuffix(labels, "}"), ",") {
+		if v, ok := strings.CutPrefix(l, name+"="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// countsDelta is after − before, key by key (counters that only grow).
+func countsDelta(before, after map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(after))
+	for k, v := range after {
+		out[k] = v - before[k]
+	}
+	return out
 }
 
 // histogramQuantile is the upper bound of the bucket holding quantile q of the observations between before

@@ -329,6 +329,13 @@ type fuzzOutcome struct {
 	user      authenticationv1.UserInfo
 	authz     *fuzzAuthorizer
 	operation admissionv1.Operation
+	// untouched: ownership.MayChangeOwned said the request cannot change
+	// anything owned (the API server skips it); full is then the answer of
+	// the handler without that shortcut, and fullEvents the Events it
+	// recorded.
+	untouched  bool
+	full       admission.Response
+	fullEvents int
 }
 
 // fuzzEnv is the webhook FuzzHandle runs: one handler (its decoded heads
@@ -337,6 +344,10 @@ type fuzzOutcome struct {
 type fuzzEnv struct {
 	h     *Handler
 	authz *fuzzAuthorizer
+	// full decides every request, without the ReasonOwnedUntouched
+	// shortcut; events counts the Events it records.
+	full   *Handler
+	events *recorded
 }
 
 func newFuzzEnv() *fuzzEnv {
@@ -347,7 +358,13 @@ func newFuzzEnv() *fuzzEnv {
 	if err != nil {
 		panic(err)
 	}
-	return &fuzzEnv{h: h, authz: authz}
+	events := &recorded{}
+	full, err := NewHandler(Options{Config: cfg, Heads: fuzzHeads(), Recorder: events, Authorizer: authz})
+	if err != nil {
+		panic(err)
+	}
+	full.decideAll = true
+	return &fuzzEnv{h: h, authz: authz, full: full, events: events}
 }
 
 // run runs one input through the Stamper and the Handler as the API server
@@ -436,6 +453,14 @@ func (e *fuzzEnv) run(in fuzzInput) (out fuzzOutcome, ok bool) {
 	out.stamped = true
 	out.req = req
 	out.resp = h.Handle(ctx, req)
+	if r, _, err := request(req); err == nil && !ownership.MayChangeOwned(r) {
+		out.untouched = true
+		e.events.events = nil
+		asked := len(e.authz.asked)
+		out.full = e.full.Handle(ctx, req)
+		out.fullEvents = len(e.events.events)
+		e.authz.asked = e.authz.asked[:asked]
+	}
 	if len(req.Object.Raw) > 0 {
 		u := &unstructured.Unstructured{}
 		if u.UnmarshalJSON(req.Object.Raw) == nil {
@@ -531,6 +556,11 @@ func ownedChange(old, new *unstructured.Unstructured) string {
 // ("" when nothing).
 func checkFuzzOutcome(o fuzzOutcome) string {
 	resp := o.resp
+	// What the match condition skips, the full decision allows as it is.
+	if o.untouched && (!o.full.Allowed || len(o.full.Patches) > 0 || o.fullEvents > 0) {
+		return fmt.Sprintf("MayChangeOwned lets the API server skip %s of %s by %s, but the full decision answers allowed=%v with %d patches and %d Events: %+v",
+			o.operation, o.req.Name, o.user.Username, o.full.Allowed, len(o.full.Patches), o.fullEvents, o.full.Result)
+	}
 	if resp.Result != nil && resp.Result.Code >= 500 {
 		if resp.Result.Code != http.StatusServiceUnavailable || !o.authz.fail {
 			return fmt.Sprintf("server error %d: %s", resp.Result.Code, resp.Result.Message)
@@ -866,10 +896,21 @@ func fuzzSeeds(t testing.TB) []fuzzInput {
 		"entry taken by another manager": func(o map[string]any) {
 			meta(o)["managedFields"].([]any)[0].(map[string]any)["manager"] = "kubectl-edit"
 		},
+		"new label, another manager's entry": func(o map[string]any) {
+			meta(o)["labels"].(map[string]any)["team"] = "a"
+			meta(o)["managedFields"] = append(meta(o)["managedFields"].([]any), map[string]any{"manager": "kubectl-label",
+				"operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+				"fieldsV1": map[string]any{"f:metadata": map[string]any{"f:labels": map[string]any{"f:team": map[string]any{}}}}})
+		},
+		"claimed annotation": func(o map[string]any) {
+			meta(o)["annotations"] = map[string]any{"claimed": "x"}
+			e := meta(o)["managedFields"].([]any)[0].(map[string]any)["fieldsV1"].(map[string]any)["f:metadata"].(map[string]any)
+			e["f:annotations"] = map[string]any{"f:claimed": map[string]any{}}
+		},
 	}
 	var seeds []fuzzInput
 	for _, target := range []string{"web-config", "api-config", "forged-config", "theirs-config", "stale-config", "done-config", "bye-config", "idle-config", "web-stray", "ghost-config"} {
-		for _, name := range []string{"none", "owned field", "unowned field", "owned removed", "reset", "emptied", "entry removed", "entry shrunk", "entry taken by another manager", "label removed", "record label", "new annotation"} {
+		for _, name := range []string{"none", "owned field", "unowned field", "owned removed", "reset", "emptied", "entry removed", "entry shrunk", "entry taken by another manager", "label removed", "record label", "new annotation", "new label, another manager's entry"} {
 			nu := object(target, fuzzManagedFields, changes[name])
 			seeds = append(seeds,
 				fuzzInput{op: seedUpdate, target: seedTarget(target), who: seedDeployer, manager: ownership.FieldManager, oldFields: []byte(fuzzManagedFields), newObj: nu},
@@ -1028,12 +1069,15 @@ func TestFuzzHandleSeeds(t *testing.T) {
 	seeds := fuzzSeeds(t)
 	env := newFuzzEnv()
 	reasons := map[string]int{}
-	var allowed, denied int
+	var allowed, denied, untouched int
 	for i, in := range seeds {
 		out, ok := env.run(in)
 		if !ok {
 			t.Errorf("seed %d is not a request the API server sends", i)
 			continue
+		}
+		if out.untouched {
+			untouched++
 		}
 		if msg := checkFuzzOutcome(out); msg != "" {
 			t.Errorf("seed %d: %s (%s)", i, msg, resultMessage(out.resp))
@@ -1049,6 +1093,11 @@ func TestFuzzHandleSeeds(t *testing.T) {
 	}
 	if allowed == 0 || denied == 0 {
 		t.Errorf("%d seeds allowed, %d denied: want both", allowed, denied)
+	}
+	// The match condition's shortcut is checked against the full decision
+	// on seeds of every release state.
+	if untouched < 20 {
+		t.Errorf("%d seeds cannot change anything owned (MayChangeOwned): want at least one per target and user", untouched)
 	}
 
 	// The decisive seeds, one by one.
@@ -1095,5 +1144,5 @@ func TestFuzzHandleSeeds(t *testing.T) {
 			t.Errorf("%s: allowed %v (%s), want %v (%q)", c.name, out.resp.Allowed, resultMessage(out.resp), c.allowed, c.message)
 		}
 	}
-	t.Logf("%d seeds: %d allowed, %d denied %v", len(seeds), allowed, denied, reasons)
+	t.Logf("%d seeds: %d allowed (%d that cannot change anything owned), %d denied %v", len(seeds), allowed, untouched, denied, reasons)
 }

@@ -43,6 +43,12 @@ const (
 	// ReasonAuthorizationUnavailable: a SubjectAccessReview failed; the
 	// request is refused (503), as when a head cannot be read.
 	ReasonAuthorizationUnavailable = "AuthorizationUnavailable"
+	// ReasonOwnedUntouched: the request cannot change anything a release
+	// owns (ownership.MayChangeOwned is false), so the API server need not
+	// have called: the webhook configuration's match condition skips such
+	// requests, and the handler answers them at once when an API server
+	// without matchConditions support sends them.
+	ReasonOwnedUntouched = "OwnedUntouched"
 )
 
 // Options configure a Handler.
@@ -79,6 +85,9 @@ type Handler struct {
 	opts  Options
 	heads *heads
 	now   func() time.Time
+	// decideAll turns off the ReasonOwnedUntouched shortcut (tests that
+	// check it against the full decision).
+	decideAll bool
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -141,6 +150,9 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 	r, lbl, err := request(req)
 	if err != nil {
 		return answer{resp: admission.Errored(http.StatusBadRequest, err), reason: ReasonBadRequest}
+	}
+	if !h.decideAll && !ownership.MayChangeOwned(r) {
+		return answer{resp: admission.Allowed(""), reason: ReasonOwnedUntouched, request: r}
 	}
 	recheck := mayBeReleaseOperation(string(req.Operation), requestOptions(req.Options.Raw))
 	name := lbl[ownership.LabelRelease]

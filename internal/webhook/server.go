@@ -75,6 +75,10 @@ type ServerOptions struct {
 	// RecheckDenials reads a release head from the API server once before
 	// a denial, in case the cache lags behind a lock just taken.
 	RecheckDenials bool
+	// PprofBindAddress serves net/http/pprof's /debug/pprof/ (plain HTTP,
+	// no authentication: bind it to localhost or leave it off); "" or "0"
+	// turns it off, the default.
+	PprofBindAddress string
 	// GracefulShutdownTimeout bounds the shutdown after a signal.
 	GracefulShutdownTimeout time.Duration
 	// MaxLockTTL caps the expiry of release locks (0:
@@ -156,6 +160,7 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 		},
 		Metrics:                 metricsServerOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		PprofBindAddress:        o.PprofBindAddress,
 		WebhookServer:           crwebhook.NewServer(webhookServerOptions(o)),
 		GracefulShutdownTimeout: &timeout,
 	})

@@ -245,6 +245,20 @@ var ignoreMessage = cmp.Options{
 // oneWarning stands for a warning in a wanted decision.
 var oneWarning = []string{"(a warning)"}
 
+// checkSkippable fails when MayChangeOwned lets the API server skip req
+// (the match condition of the webhook configuration) while the decision d
+// on it denies, stamps or records an Event: every request the condition
+// skips must be one the webhook would allow as it is.
+func checkSkippable(t *testing.T, req ownership.Request, d ownership.Decision) {
+	t.Helper()
+	if ownership.MayChangeOwned(req) {
+		return
+	}
+	if !d.Allowed || d.BreakGlass || len(d.Patch) > 0 || d.EventReason(req.Operation) != "" {
+		t.Errorf("MayChangeOwned lets the API server skip this request, but the decision is not a plain allowance: %+v", d)
+	}
+}
+
 func checkMessage(t *testing.T, d ownership.Decision, want []string) {
 	t.Helper()
 	for _, w := range want {
@@ -545,7 +559,9 @@ func TestDecideObject(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ownership.DecideObject(cfg, tt.req(t), tt.head)
+			req := tt.req(t)
+			got := ownership.DecideObject(cfg, req, tt.head)
+			checkSkippable(t, req, got)
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideObject (-want +got):\n%s", diff)
 			}
@@ -716,6 +732,7 @@ func TestDecideObjectSealed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ownership.DecideObject(tt.cfg, tt.req, tt.head)
+			checkSkippable(t, tt.req, got)
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideObject (-want +got):\n%s", diff)
 			}
@@ -1430,6 +1447,7 @@ func TestDecideHead(t *testing.T) {
 				Kind: ownership.ObjectRef{Kind: "ConfigMap", Version: "v1", Namespace: "apps", Name: "kubectl-chart.web"},
 				Old:  toUnstructured(t, tt.old), New: toUnstructured(t, tt.new), Authorized: tt.authorized}
 			got := ownership.DecideHead(c, req, readHead(t, tt.old), readHead(t, tt.new))
+			checkSkippable(t, req, got)
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideHead (-want +got):\n%s", diff)
 			}
@@ -2119,6 +2137,7 @@ func TestDecideRecord(t *testing.T) {
 				c = *tt.cfg
 			}
 			got := ownership.DecideRecord(c, tt.req, tt.head)
+			checkSkippable(t, tt.req, got)
 			if diff := cmp.Diff(tt.want, got, ignoreMessage); diff != "" {
 				t.Errorf("DecideRecord (-want +got):\n%s", diff)
 			}
@@ -2306,6 +2325,7 @@ func TestDecideObjectManagedFields(t *testing.T) {
 			req := ownership.Request{Operation: "UPDATE", User: tt.user, Groups: []string{"system:authenticated"},
 				FieldManager: "kubectl-patch", Kind: deploymentRef, Old: old, New: nu}
 			got := ownership.DecideObject(cfg, req, head())
+			checkSkippable(t, req, got)
 			if got.Reason != tt.wantReason {
 				t.Fatalf("reason %s (%s), want %s", got.Reason, got.Message, tt.wantReason)
 			}
