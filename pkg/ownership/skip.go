@@ -11,9 +11,11 @@ import (
 const MatchConditionName = "may-change-owned"
 
 // metadataFree are the metadata fields a write that cannot change an owned
-// field may change: labels and annotations (only by adding keys), and
-// managedFields (only other managers' entries).
-var metadataFree = []string{"labels", "annotations", "managedFields"}
+// field may change: labels and annotations (only by adding keys),
+// managedFields (only other managers' entries), and generation, which the
+// API server maintains (a Deployment's moves with its annotations) and no
+// manager owns.
+var metadataFree = []string{"labels", "annotations", "managedFields", "generation"}
 
 // addedKeyPrefixes are the label and annotation key prefixes that are sent
 // to the webhook even when only added: the keys of kubectl-chart and of
@@ -36,7 +38,8 @@ var addedKeyPrefixes = []string{"kubectl-chart.io/", "applyset.kubernetes.io/"}
 //   - is not on a ConfigMap or Secret named like a record (kubectl-chart.…)
 //     and carries the record label on neither object,
 //   - leaves every top-level field other than metadata equal, and every
-//     metadata field other than labels, annotations and managedFields,
+//     metadata field other than labels, annotations, managedFields and
+//     generation,
 //   - changes or removes no existing label or annotation, and adds none
 //     whose key is kubectl-chart's or the ApplySet standard's, or that an
 //     entry of the plugin's field manager claims,

@@ -37,6 +37,10 @@ func TestMayChangeOwned(t *testing.T) {
 				"metadata", "managedFields")
 		}},
 		{name: "nothing changed", change: func(map[string]any) {}},
+		{name: "a new annotation, generation moved (a Deployment's)", change: func(o map[string]any) {
+			annotate("example.com/seen", "yes")(o)
+			set(o, int64(3), "metadata", "generation")
+		}},
 		{name: "a number written as a float of the same value", change: func(o map[string]any) { set(o, float64(3), "spec", "replicas") }},
 
 		{name: "CREATE", op: "CREATE", change: func(map[string]any) {}, want: true},
