@@ -104,6 +104,8 @@ type options struct {
 	// deniedRate and deniedDuration: the denied updates, for information (0 skips them).
 	deniedRate     float64
 	deniedDuration time.Duration
+	// pinnedDuration: the time of each series of the pinned run (0 skips it).
+	pinnedDuration time.Duration
 
 	// releases and objects are installed for the memory figure, in namespaces namespaces, by workers
 	// parallel installs (releases 0 skips it).
@@ -162,6 +164,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pool, "pool", 50, "owned ConfigMaps the updates go to in turn")
 	fs.Float64Var(&o.deniedRate, "denied-rate", 50, "denied updates per second, for information (0 skips them)")
 	fs.DurationVar(&o.deniedDuration, "denied-duration", 5*time.Second, "time of the denied updates")
+	fs.DurationVar(&o.pinnedDuration, "pinned-duration", 10*time.Second, "time of each series (with, without) of the run with the API server and etcd pinned to one CPU and the webhook to another (0 skips it)")
 	fs.IntVar(&o.releases, "releases", 1000, "releases installed for the memory figure (0 skips it)")
 	fs.IntVar(&o.objects, "objects", 20000, "owned objects of those releases in all")
 	fs.IntVar(&o.namespaces, "namespaces", 50, "namespaces the releases are spread over")
@@ -178,6 +181,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-handler-requests must be at least 1, -big-release not negative")
 	case o.rate <= 0 || o.duration <= 0 || o.phase <= 0 || o.inFlight < 1 || o.pool < 1:
 		return options{}, errors.New("-rate, -duration, -phase, -in-flight and -pool must be positive")
+	case o.deniedRate < 0 || o.deniedDuration < 0 || o.pinnedDuration < 0:
+		return options{}, errors.New("-denied-rate, -denied-duration and -pinned-duration must not be negative")
 	case o.releases < 0 || o.namespaces < 1 || o.workers < 1:
 		return options{}, errors.New("-releases must not be negative, -namespaces and -workers positive")
 	case o.releases > 0 && o.objects < o.releases:

@@ -81,3 +81,115 @@ func TestPercentiles(t *testing.T) {
 		t.Errorf("percentiles of nothing (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseCPUList(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+	}{
+		{"0", []int{0}},
+		{"0-1", []int{0, 1}},
+		{"0-2,5,7-8\n", []int{0, 1, 2, 5, 7, 8}},
+	} {
+		got, err := parseCPUList(c.in)
+		if err != nil {
+			t.Errorf("parseCPUList(%q): %v", c.in, err)
+			continue
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("parseCPUList(%q) (-want +got):\n%s", c.in, diff)
+		}
+	}
+	for _, bad := range []string{"", "a", "3-1", "1,,2"} {
+		if got, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// TestSchedule checks that each workload's phases come in adjacent pairs, one each way, whose order
+// alternates, and that the webhook configuration changes twice per block.
+func TestSchedule(t *testing.T) {
+	a, b := &workload{name: "a"}, &workload{name: "b"}
+	var got []string
+	toggles, on := 0, false
+	for _, st := range schedule(a, b, 2) {
+		got = append(got, st.w.name+withWithout(st.on))
+		if st.on != on {
+			toggles++
+			on = st.on
+		}
+	}
+	want := []string{"awith", "awithout", "bwithout", "bwith", "bwith", "bwithout", "awithout", "awith"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("schedule(a, b, 2) (-want +got):\n%s", diff)
+	}
+	if toggles != 5 { // off → on at the start, then two per block
+		t.Errorf("%d changes of the webhook configuration, want 5", toggles)
+	}
+	got = nil
+	for _, st := range schedule(a, nil, 3) {
+		got = append(got, st.w.name+withWithout(st.on))
+	}
+	want = []string{"awith", "awithout", "awithout", "awith", "awith", "awithout"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("schedule(a, nil, 3) (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkloadPairs(t *testing.T) {
+	lat := func(d time.Duration) series {
+		return series{lat: []time.Duration{d}, sent: 1, calls: 1, reasons: map[string]float64{"NotOwned": 1}}
+	}
+	w := &workload{}
+	w.record(true, lat(5*time.Millisecond))
+	w.record(false, lat(2*time.Millisecond))
+	w.record(false, lat(4*time.Millisecond))
+	w.record(true, lat(5*time.Millisecond))
+	w.record(true, lat(9*time.Millisecond))
+	w.record(false, lat(1*time.Millisecond))
+	want := []time.Duration{3 * time.Millisecond, 1 * time.Millisecond, 8 * time.Millisecond}
+	if diff := cmp.Diff(want, w.pairs); diff != "" {
+		t.Errorf("pairs (-want +got):\n%s", diff)
+	}
+	if _, median := w.addedP99(); median != 3*time.Millisecond {
+		t.Errorf("median per pair = %v, want 3ms", median)
+	}
+	if got := w.with.reached(); got != "100.0%" {
+		t.Errorf("reached = %q, want 100.0%%", got)
+	}
+	if got := w.with.decisions(); got != "NotOwned 3" {
+		t.Errorf("decisions = %q, want NotOwned 3", got)
+	}
+}
+
+func TestDecisionsAndHandlerTime(t *testing.T) {
+	before := parseMetrics([]byte(`chart_webhook_decisions_total{allowed="true",reason="NotOwned"} 10
+chart_webhook_decisions_total{allowed="false",reason="OwnedFieldsChanged"} 1
+chart_webhook_request_duration_seconds_bucket{le="5e-05"} 1
+chart_webhook_request_duration_seconds_bucket{le="0.0001"} 10
+chart_webhook_request_duration_seconds_bucket{le="+Inf"} 11
+`))
+	after := parseMetrics([]byte(`chart_webhook_decisions_total{allowed="true",reason="NotOwned"} 110
+chart_webhook_decisions_total{allowed="false",reason="OwnedFieldsChanged"} 3
+chart_webhook_request_duration_seconds_bucket{le="5e-05"} 51
+chart_webhook_request_duration_seconds_bucket{le="0.0001"} 109
+chart_webhook_request_duration_seconds_bucket{le="+Inf"} 113
+`))
+	var s series
+	for range 2 { // two phases alike
+		s.merge(series{
+			reasons: countsDelta(before.decisionReasons(), after.decisionReasons()),
+			hist:    countsDelta(before.histogramCounts("chart_webhook_request_duration_seconds"), after.histogramCounts("chart_webhook_request_duration_seconds")),
+		})
+	}
+	if got, want := s.decisions(), "NotOwned 200, OwnedFieldsChanged (denied) 4"; got != want {
+		t.Errorf("decisions = %q, want %q", got, want)
+	}
+	// 204 observations: 100 ≤ 50µs, 198 ≤ 100µs.
+	for _, c := range []struct{ q, want float64 }{{0.4, 5e-05}, {0.5, 0.0001}, {0.99, math.Inf(1)}} {
+		if got := s.handlerQuantile(c.q); got != c.want {
+			t.Errorf("handlerQuantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}

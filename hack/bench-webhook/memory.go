@@ -163,18 +163,20 @@ func benchMemory(ctx context.Context, opts options, c *cluster, wh *webhookProce
 		return err
 	}
 	syncTime := time.Since(start)
-	// Warm: an allowed update of every release (a new annotation by another user).
+	// Warm: an allowed update of every release (another user sets a data key the release does not own: not
+	// a new annotation, which the webhook configuration's matchConditions keep from the webhook).
 	err = parallel(ctx, len(rs), opts.workers, func(ctx context.Context, i int) error {
 		r, o := rs[i], rs[i].objs[len(rs[i].objs)-1]
-		p := []byte(`{"metadata":{"annotations":{"bench.kubectl-chart.io/warm":"1"}}}`)
 		var err error
 		if o.kind == "Secret" {
+			p := []byte(`{"data":{"bench-warm":"MQ=="}}`) // "1"
 			_, err = c.alice.cs.CoreV1().Secrets(r.ns).Patch(ctx, o.name, types.MergePatchType, p, metav1.PatchOptions{FieldManager: "bench"})
 		} else {
+			p := []byte(`{"data":{"bench-warm":"1"}}`)
 			_, err = c.alice.cs.CoreV1().ConfigMaps(r.ns).Patch(ctx, o.name, types.MergePatchType, p, metav1.PatchOptions{FieldManager: "bench"})
 		}
 		if err != nil {
-			return fmt.Errorf("%s/%s/%s: annotate: %w", o.kind, r.ns, o.name, err)
+			return fmt.Errorf("%s/%s/%s: set data.bench-warm: %w", o.kind, r.ns, o.name, err)
 		}
 		return nil
 	})

@@ -35,7 +35,7 @@ func (s *summary) info(what, value string) {
 }
 
 func (s *summary) print(w io.Writer) {
-	fmt.Fprintln(w, "TARGETS (issue 5, acceptance item 4)")
+	fmt.Fprintln(w, "TARGETS (issue 5, acceptance item 4; issue 16)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range s.rows {
 		m := mark(r.ok)
