@@ -336,6 +336,8 @@ type fuzzOutcome struct {
 	untouched  bool
 	full       admission.Response
 	fullEvents int
+	// sent is the request as the API server sent it to the Stamper.
+	sent admission.Request
 }
 
 // fuzzEnv is the webhook FuzzHandle runs: one handler (its decoded heads
@@ -438,6 +440,7 @@ func (e *fuzzEnv) run(in fuzzInput) (out fuzzOutcome, ok bool) {
 
 	// The mutating webhook first: its patch goes onto the object the
 	// validating one judges.
+	out.sent = req
 	stamp := h.Stamper().Handle(ctx, req)
 	if !stamp.Allowed {
 		out.resp = stamp

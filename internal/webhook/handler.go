@@ -121,9 +121,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	allowed := a.resp.Allowed
 	h.opts.Metrics.observe(string(req.Operation), req.Kind.Kind, allowed, a.reason, h.now().Sub(start))
 
-	// admission.Webhook's logger names the object, resource, user and
-	// request already.
-	log := logf.FromContext(ctx).WithValues("operation", req.Operation, "kind", req.Kind.Kind)
+	// The logger's values are added only when it logs: a logger with
+	// values costs allocations on every request.
+	log := logf.FromContext(ctx)
 	if d := a.decision; d != nil && d.EventReason(a.request.Operation) != "" {
 		if req.DryRun == nil || !*req.DryRun {
 			ref := corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: a.release.Namespace, Name: a.release.Name}
@@ -132,10 +132,10 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 			}
 			h.record(ref, a.request, *d)
 		}
-		log.Info("ownership", "allowed", d.Allowed, "breakGlass", d.BreakGlass, "reason", d.Reason,
-			"fields", d.Fields, "fieldManager", a.request.FieldManager, "message", d.Message)
-	} else {
-		log.V(1).Info("ownership", "allowed", allowed, "reason", a.reason)
+		log.Info("ownership", requestValues(req, "allowed", d.Allowed, "breakGlass", d.BreakGlass, "reason", d.Reason,
+			"fields", d.Fields, "fieldManager", a.request.FieldManager, "message", d.Message)...)
+	} else if v := log.V(1); v.Enabled() {
+		v.Info("ownership", requestValues(req, "allowed", allowed, "reason", a.reason)...)
 	}
 	return a.resp
 }
@@ -187,6 +187,13 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 			return ownership.DecideObject(h.opts.Config, r, head)
 		})
 	}
+}
+
+// requestValues are the log values that name req (as admission.Webhook's
+// logger named them), then more.
+func requestValues(req admission.Request, more ...any) []any {
+	return append([]any{"operation", req.Operation, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name,
+		"resource", req.Resource, "user", req.UserInfo.Username, "requestID", req.UID}, more...)
 }
 
 // reserved tells whether r is on a ConfigMap or Secret whose name is that
@@ -478,6 +485,9 @@ func decode(req admission.Request) (old, obj *unstructured.Unstructured, err err
 }
 
 func decodeRaw(what string, raw runtime.RawExtension) (*unstructured.Unstructured, error) {
+	if u, ok := raw.Object.(*unstructured.Unstructured); ok && u != nil && len(raw.Raw) == 0 {
+		return u, nil // decoded with the review (Serve)
+	}
 	if len(raw.Raw) == 0 {
 		return nil, fmt.Errorf("decode %s: the request has none", what)
 	}

@@ -666,7 +666,7 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 
 	failed := []string{`failed calling webhook "ownership.kubectl-chart.io"`, "connection refused"}
 	for _, args := range [][]string{
-		{"annotate", "deployment/web", "example.com/after=stop"},
+		{"annotate", "--overwrite", "deployment/web", "example.com/probe=stop"},
 		{"patch", "configmap/web-config", "-p", `{"data":{"extra":"x"}}`},
 		{"delete", "configmap/web-config", "--wait=false"},
 	} {
@@ -682,6 +682,11 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 	if got := sc.jsonpath(t, "configmap/web-config", ".data.mode"); got != "production" {
 		t.Errorf("web-config data.mode = %q, want production", got)
 	}
+
+	// A write that only adds an annotation cannot change what the release
+	// owns: the match condition keeps it from the webhook, so it passes
+	// while the webhook is down.
+	sc.kubectl(t, alice, sc.ns, nil, "annotate", "deployment/web", "example.com/after=stop").ok(t)
 
 	// Objects without the release label never reach the webhook.
 	sc.kubectl(t, alice, sc.ns, nil, "create", "configmap", "unowned", "--from-literal=a=b").ok(t)

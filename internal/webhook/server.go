@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
@@ -220,8 +219,8 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 	}
 	// GetWebhookServer adds the server to the manager's runnables.
 	server := mgr.GetWebhookServer()
-	server.Register(PathMutate, &admission.Webhook{Handler: handler.Stamper()})
-	server.Register(PathValidate, &admission.Webhook{Handler: handler})
+	server.Register(PathMutate, Serve(handler.Stamper(), log.WithName("admission").WithValues("webhook", PathMutate)))
+	server.Register(PathValidate, Serve(handler, log.WithName("admission").WithValues("webhook", PathValidate)))
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
