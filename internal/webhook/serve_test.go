@@ -103,3 +103,50 @@ func TestServeBadInput(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkServe: one AdmissionReview through Serve and through
+// admission.Webhook, for a write the handler must decide (another user's
+// change of a field the release does not own: allowed) and a denial.
+func BenchmarkServe(b *testing.B) {
+	env := newFuzzEnv()
+	seeds := fuzzSeeds(b)
+	pick := func(target string, who uint8, change string) []byte {
+		for _, in := range seeds {
+			if in.op != seedUpdate || in.target != seedTarget(target) || in.who != who || in.manager != "kubectl-edit" {
+				continue
+			}
+			out, ok := env.run(in)
+			if !ok || out.untouched {
+				continue
+			}
+			var nu map[string]any
+			_ = json.Unmarshal(out.req.Object.Raw, &nu)
+			data, _ := nu["data"].(map[string]any)
+			if (change == "unowned" && data["note"] == "changed" && out.resp.Allowed) || (change == "owned" && data["k"] == "changed" && !out.resp.Allowed) {
+				body, _ := json.Marshal(admissionv1.AdmissionReview{
+					TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+					Request:  &out.req.AdmissionRequest,
+				})
+				return body
+			}
+		}
+		b.Fatalf("no seed for %s %s", target, change)
+		return nil
+	}
+	for _, c := range []struct{ name, change string }{{"allow", "unowned"}, {"deny", "owned"}} {
+		body := pick("web-config", seedBob, c.change)
+		for _, s := range []struct {
+			name string
+			h    http.Handler
+		}{{"Serve", Serve(env.h, logr.Discard())}, {"admission.Webhook", &admission.Webhook{Handler: env.h}}} {
+			b.Run(c.name+"/"+s.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					r := httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body))
+					r.Header.Set("Content-Type", "application/json")
+					s.h.ServeHTTP(httptest.NewRecorder(), r)
+				}
+			})
+		}
+	}
+}

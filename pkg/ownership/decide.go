@@ -512,7 +512,9 @@ func objectRules(req Request, head *Head, now time.Time) Decision {
 	// so: emptying, removing or editing that entry (a managedFields reset,
 	// a JSON patch, another manager forcing ownership of a field without
 	// changing its value) would hand them to the next writer.
-	if req.New != nil && !owned.Empty() {
+	// (OwnedFields reads only the plugin's entries: when they are as they
+	// were, so is the set, and reading it again is skipped.)
+	if req.New != nil && !owned.Empty() && !sameManagerEntries(req.Old.Object, req.New.Object) {
 		newOwned, err := OwnedFields(req.New.Object)
 		if err != nil || !newOwned.Equals(owned) {
 			lost := owned

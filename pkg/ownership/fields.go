@@ -1,8 +1,8 @@
 package ownership
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -49,17 +49,74 @@ func OwnedFields(obj map[string]any) (*fieldpath.Set, error) {
 		if !ok || fields == nil {
 			continue
 		}
-		b, err := json.Marshal(fields)
+		set, err := setFromFieldsV1(fields)
 		if err != nil {
-			return nil, fmt.Errorf("metadata.managedFields[%d] (manager %s): %w", i, FieldManager, err)
-		}
-		set := &fieldpath.Set{}
-		if err := set.FromJSON(bytes.NewReader(b)); err != nil {
 			return nil, fmt.Errorf("metadata.managedFields[%d] (manager %s): fieldsV1: %w", i, FieldManager, err)
 		}
 		owned = owned.Union(set)
 	}
 	return owned, nil
+}
+
+// setFromFieldsV1 reads a FieldsV1 set from its decoded JSON, as
+// fieldpath.Set.FromJSON reads it from its text (which the webhook would
+// have to encode again first): each key a path element ("f:name",
+// "k:{…}", "v:…", "i:N"), "." marking the node itself a member, an empty
+// object a leaf; keys of an unknown element type are skipped, as FromJSON
+// skips them.
+func setFromFieldsV1(v any) (*fieldpath.Set, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not an object")
+	}
+	children, _, err := readFieldsV1(m)
+	if err != nil {
+		return nil, err
+	}
+	if children == nil {
+		return &fieldpath.Set{}, nil
+	}
+	return children, nil
+}
+
+func readFieldsV1(m map[string]any) (children *fieldpath.Set, isMember bool, err error) {
+	for key, v := range m {
+		if key == "." {
+			isMember = true
+			continue
+		}
+		pe, err := fieldpath.DeserializePathElement(key)
+		if errors.Is(err, fieldpath.ErrUnknownPathElementType) {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("parsing key as path element: %w", err)
+		}
+		sub, ok := v.(map[string]any)
+		if !ok {
+			return nil, false, fmt.Errorf("%s: not an object", key)
+		}
+		grandchildren, childIsMember, err := readFieldsV1(sub)
+		if err != nil {
+			return nil, false, err
+		}
+		if childIsMember {
+			if children == nil {
+				children = &fieldpath.Set{}
+			}
+			children.Members.Insert(pe)
+		}
+		if grandchildren != nil {
+			if children == nil {
+				children = &fieldpath.Set{}
+			}
+			*children.Children.Descend(pe) = *grandchildren
+		}
+	}
+	if children == nil {
+		isMember = true
+	}
+	return children, isMember, nil
 }
 
 // ChangedFields compares old and new (unstructured objects, either nil when

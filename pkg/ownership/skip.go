@@ -127,6 +127,14 @@ func managerEntries(meta map[string]any) []any {
 	return out
 }
 
+// sameManagerEntries tells whether objects old and new have the same
+// managedFields entries of FieldManager.
+func sameManagerEntries(old, new map[string]any) bool {
+	om, _ := old["metadata"].(map[string]any)
+	nm, _ := new["metadata"].(map[string]any)
+	return equal(managerEntries(om), managerEntries(nm))
+}
+
 // claimed tells whether one of entries claims metadata.<field>.<key>.
 func claimed(entries []any, field, key string) bool {
 	for _, e := range entries {
