@@ -152,8 +152,8 @@ func TestWorkloadPairs(t *testing.T) {
 	if diff := cmp.Diff(want, w.pairs); diff != "" {
 		t.Errorf("pairs (-want +got):\n%s", diff)
 	}
-	if _, median := w.addedP99(); median != 3*time.Millisecond {
-		t.Errorf("median per pair = %v, want 3ms", median)
+	if _, m := w.addedP99(); m != 3*time.Millisecond {
+		t.Errorf("median per pair = %v, want 3ms", m)
 	}
 	if got := w.with.reached(); got != "100.0%" {
 		t.Errorf("reached = %q, want 100.0%%", got)
@@ -190,6 +190,29 @@ chart_webhook_request_duration_seconds_bucket{le="+Inf"} 113
 	for _, c := range []struct{ q, want float64 }{{0.4, 5e-05}, {0.5, 0.0001}, {0.99, math.Inf(1)}} {
 		if got := s.handlerQuantile(c.q); got != c.want {
 			t.Errorf("handlerQuantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 0},
+		{ms(7), 7 * time.Millisecond},
+		{ms(-200, -400, 0, 26), -100 * time.Millisecond},
+		{ms(9, 1, 5), 5 * time.Millisecond},
+	} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
 }

@@ -104,8 +104,8 @@ func benchPinned(ctx context.Context, opts options, l *updateLoad, w *workload, 
 		"   %s, %.0f/s, %s each way in phases of %s (with, without, then the reverse)\n",
 		planeCPU, hookCPU, planeCPU, w.name, opts.rate, time.Duration(phases)*opts.phase, opts.phase)
 	printUpdates(stdout, []*workload{pw}, "pinned: ")
-	_, median := pw.addedP99()
-	sum.info(fmt.Sprintf("added p99, %s, pinned (API server+etcd CPU %d, webhook CPU %d; median per pair)", w.name, planeCPU, hookCPU), signedMs(median))
+	_, perPair := pw.addedP99()
+	sum.info(fmt.Sprintf("added p99, %s, pinned (API server+etcd CPU %d, webhook CPU %d; median per pair)", w.name, planeCPU, hookCPU), signedMs(perPair))
 	sum.info(fmt.Sprintf("webhook CPU per call, %s, pinned", w.name), perCall(pw.with.webhookCPU, pw.with.calls))
 	reportFaults(stdout, []*workload{pw}, []series{pw.without, pw.with}, sum)
 	fmt.Fprintln(stdout)

@@ -393,8 +393,8 @@ func (w *workload) record(on bool, s series) {
 // addedP99 is the p99 with the webhook minus the p99 without it over all phases, and the median of the
 // per-pair figures (the figure the target is checked on: a burst of other work on the machine moves one
 // pair, not the median).
-func (w *workload) addedP99() (all, median time.Duration) {
-	return percentile(w.with.lat, 0.99) - percentile(w.without.lat, 0.99), percentile(w.pairs, 0.5)
+func (w *workload) addedP99() (all, perPair time.Duration) {
+	return percentile(w.with.lat, 0.99) - percentile(w.without.lat, 0.99), median(w.pairs)
 }
 
 // step is one phase of a schedule: a workload with the webhook on or off.
@@ -533,8 +533,8 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	fmt.Fprintln(stdout, "   CPU/CALL: its process's CPU time over its calls, the scrapes of its /metrics left out; API SERVER+ETCD")
 	fmt.Fprintln(stdout, "   CPU/UPDATE: theirs over the updates sent (matchConditions are evaluated there), both from /proc)")
 	for _, w := range []*workload{annotation, dataKey} {
-		_, median := w.addedP99()
-		sum.add("added p99 of an update through the API server, "+w.name+" (median per pair)", signedMs(median), "< 5ms", median < targetAddedP99)
+		_, perPair := w.addedP99()
+		sum.add("added p99 of an update through the API server, "+w.name+" (median per pair)", signedMs(perPair), "< 5ms", perPair < targetAddedP99)
 		sum.info("share of the "+w.name+" updates that reached the webhook", w.with.reached())
 		sum.info("webhook CPU per call, "+w.name, perCall(w.with.webhookCPU, w.with.calls))
 	}
@@ -597,13 +597,13 @@ func printUpdates(stdout io.Writer, ws []*workload, prefix string, extra ...labe
 	}
 	tw.Flush()
 	for _, w := range ws {
-		all, median := w.addedP99()
+		all, perPairMedian := w.addedP99()
 		var perPair []string
 		for _, d := range w.pairs {
 			perPair = append(perPair, signedMs(d))
 		}
 		fmt.Fprintf(stdout, "   %s%s: added p99 %s over all phases; per pair of adjacent phases (noise check): %s\n", prefix, w.name, signedMs(all), strings.Join(perPair, " "))
-		fmt.Fprintf(stdout, "      target: median of the per-pair added p99 < 5ms: %s %s\n", signedMs(median), mark(median < targetAddedP99))
+		fmt.Fprintf(stdout, "      target: median of the per-pair added p99 < 5ms: %s %s\n", signedMs(perPairMedian), mark(perPairMedian < targetAddedP99))
 		fmt.Fprintf(stdout, "      reached the webhook: %s of the updates of the with phases (%.0f calls for %d updates)", w.with.reached(), w.with.calls, w.with.sent)
 		if w.with.calls > 0 {
 			fmt.Fprintf(stdout, "; its handler's own time (its %s buckets): p50 ≤ %s, p99 ≤ %s; decisions: %s",
@@ -629,6 +629,20 @@ func percentiles(ds []time.Duration, qs ...float64) []time.Duration {
 }
 
 func percentile(ds []time.Duration, q float64) time.Duration { return percentiles(ds, q)[0] }
+
+// median is the middle value of ds, the mean of the two middle ones when their number is even (zero when ds
+// is empty).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(ds))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
 
 func perCall(cpu time.Duration, n float64) string {
 	if n <= 0 {
