@@ -18,6 +18,7 @@ import (
 	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	jsonpatchv2 "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -326,7 +327,7 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "   (HANDLE: Handler.Handle, and for release records (WEBHOOKS mutate+validate) Stamper.Handle on the request plus")
-	fmt.Fprintln(stdout, "   Handler.Handle on it as stamped; SERVEHTTP: admission.Webhook.ServeHTTP around them, AdmissionReview JSON decoded")
+	fmt.Fprintln(stdout, "   Handler.Handle on it as stamped; SERVEHTTP: webhook.Serve's ServeHTTP around them (as the binary serves them), AdmissionReview JSON decoded")
 	fmt.Fprintln(stdout, "   and the response with its JSON patch encoded, as the webhook server runs it behind TLS. A denial with the re-read")
 	fmt.Fprintln(stdout, "   includes one GET of the head from the API server over loopback; a lock change with a SAR each time, one")
 	fmt.Fprintf(stdout, "   SubjectAccessReview created over loopback: %d reviews for its %d requests, warm-up included; the cached authorizer\n", eachTimeReviews, eachTimeRequests)
@@ -666,15 +667,15 @@ func resultMessage(r admission.Response) string {
 // turn, so that a burst of other work on the machine falls on all of them alike.
 const handlerRounds = 10
 
-// timer times one case: Handler.Handle and admission.Webhook.ServeHTTP on the case's request, after the
-// Stamper's for a release record.
+// timer times one case: Handler.Handle and the webhook's AdmissionReview server (webhook.Serve, as the binary
+// registers it) on the case's request, after the Stamper's for a release record.
 type timer struct {
 	dc decisionCase
 	h  *webhook.Handler
 	s  *webhook.Stamper // nil unless dc.stamp
 	// wh and swh serve the validating and the mutating path; review is the request as an AdmissionReview
 	// (to the Stamper when there is one), stampedReview as the Handler gets it.
-	wh, swh               *admission.Webhook
+	wh, swh               http.Handler
 	review, stampedReview []byte
 	handle, serve         []time.Duration
 	allocs                uint64 // bytes allocated by the timed Handle calls
@@ -690,7 +691,7 @@ func newTimer(dc decisionCase, h *webhook.Handler, n int) (*timer, error) {
 			Request:  &req.AdmissionRequest,
 		})
 	}
-	t := &timer{dc: dc, h: h, wh: &admission.Webhook{Handler: h},
+	t := &timer{dc: dc, h: h, wh: webhook.Serve(h, logr.Discard()),
 		handle: make([]time.Duration, 0, n), serve: make([]time.Duration, 0, n)}
 	var err error
 	if t.review, err = rev(dc.req); err != nil {
@@ -699,7 +700,7 @@ func newTimer(dc decisionCase, h *webhook.Handler, n int) (*timer, error) {
 	t.stampedReview = t.review
 	if dc.stamp {
 		t.s = h.Stamper()
-		t.swh = &admission.Webhook{Handler: t.s}
+		t.swh = webhook.Serve(t.s, logr.Discard())
 		if t.stampedReview, err = rev(dc.stamped); err != nil {
 			return nil, err
 		}
@@ -777,7 +778,7 @@ func processCPU() time.Duration {
 }
 
 // serve posts an AdmissionReview to wh as the webhook server would.
-func serve(wh *admission.Webhook, path string, review []byte) *httptest.ResponseRecorder {
+func serve(wh http.Handler, path string, review []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(review))
 	r.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -2,7 +2,7 @@
 // item 4; issue 11's SubjectAccessReviews and record seals). In one run it measures, and prints against their
 // targets:
 //
-//  1. Handler latency in process: p50 and p99 of Handler.Handle, and of admission.Webhook.ServeHTTP around it
+//  1. Handler latency in process: p50 and p99 of Handler.Handle, and of the webhook's AdmissionReview server (webhook.Serve) around it
 //     (AdmissionReview JSON in and out), and the CPU time per request of each, for every kind of decision —
 //     unlabelled object, another user's change of a field the release does not own, another user's new
 //     annotation only (answered at once by the handler's own copy of the webhook configuration's
