@@ -38,7 +38,7 @@ type webhookProcess struct {
 // startWebhook runs bin/chart-webhook as the webhook's ServiceAccount on envtest's local serving address and
 // certificate (where the webhook configuration points) and waits until it is ready (server up, head cache
 // synced).
-func startWebhook(ctx context.Context, bin string, c *cluster, work string) (*webhookProcess, error) {
+func startWebhook(ctx context.Context, bin string, c *cluster, work, pprofAddress string, gomaxprocs int) (*webhookProcess, error) {
 	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s --version: %w: %s", bin, err, out)
@@ -72,8 +72,11 @@ func startWebhook(ctx context.Context, bin string, c *cluster, work string) (*we
 		"--metrics-bind-address", w.metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", w.probe,
 		"--break-glass-users", userCarol)
-	if a := os.Getenv("BENCH_WEBHOOK_PPROF"); a != "" {
-		w.cmd.Args = append(w.cmd.Args, "--pprof-bind-address", a)
+	if pprofAddress != "" {
+		w.cmd.Args = append(w.cmd.Args, "--pprof-bind-address", pprofAddress)
+	}
+	if gomaxprocs > 0 {
+		w.cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(gomaxprocs))
 	}
 	w.cmd.Stdout, w.cmd.Stderr = logs, logs
 	if err := w.cmd.Start(); err != nil {
