@@ -64,8 +64,8 @@ func TestMetricsServerOptions(t *testing.T) {
 // manifests/rbac.yaml's permissions, against the test API server, and
 // scrapes its /metrics: over HTTPS only (HTTP/1.1, the webhook's serving
 // certificate), refused without a token (401), with a token the API server
-// does not accept (500, controller-runtime's answer) and to a ServiceAccount
-// not bound to chart-webhook-metrics-reader (403), served to one bound to it
+// does not authenticate (401) and to a ServiceAccount not bound to
+// chart-webhook-metrics-reader (403), served to one bound to it
 // (200, the webhook's metrics). The tokens are real
 // ServiceAccount tokens (TokenRequest), checked by the API server
 // (TokenReview, SubjectAccessReview with RBAC).
@@ -187,9 +187,9 @@ func TestMetricsAuth(t *testing.T) {
 		body []string
 	}{
 		{name: "anonymous", want: answer{http.StatusUnauthorized, "HTTP/1.1"}, body: []string{"Unauthorized"}},
-		// controller-runtime's filter answers 500 when the TokenReview
-		// says why it did not authenticate a token.
-		{name: "a token the API server does not accept", token: "not-a-token", want: answer{http.StatusInternalServerError, "HTTP/1.1"}, body: []string{"Authentication failed"}},
+		// The TokenReview does not authenticate it (and says why:
+		// controller-runtime's filter answered 500 then).
+		{name: "a token the API server does not accept", token: "not-a-token", want: answer{http.StatusUnauthorized, "HTTP/1.1"}, body: []string{"Unauthorized"}},
 		{name: "a ServiceAccount without " + metricsReaderRole, token: strangerToken, want: answer{http.StatusForbidden, "HTTP/1.1"},
 			body: []string{"Authorization denied for user system:serviceaccount:" + ns + ":stranger"}},
 		{name: "a ServiceAccount bound to " + metricsReaderRole, token: prometheusToken, want: answer{http.StatusOK, "HTTP/1.1"},

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -241,15 +240,16 @@ func webhookServerOptions(o ServerOptions) crwebhook.Options {
 }
 
 // metricsServerOptions configure the server of /metrics. Secure (the
-// default): HTTPS, HTTP/1.1 only (disableHTTP2) and controller-runtime's
-// authentication and authorization filter, which asks the API server
+// default): HTTPS, HTTP/1.1 only (disableHTTP2) and the authentication and
+// authorization filter of metricsAuthFilter, which asks the API server
 // (TokenReview, SubjectAccessReview: RBAC in manifests/rbac.yaml) whether
 // the caller's bearer token may get /metrics (ClusterRole
-// chart-webhook-metrics-reader); the filter caches answers for a minute
-// (tokens), five minutes (allowed) and 30 seconds (denied). A request
-// without a token gets 401, one with a token the API server refuses 500
-// (the filter's answer to a failed TokenReview), one whose user lacks the
-// permission 403.
+// chart-webhook-metrics-reader), as controller-runtime's filter does
+// without bringing k8s.io/apiserver into the binary; the filter caches
+// answers for a minute (tokens), five minutes (allowed) and 30 seconds
+// (denied). A request without a token or with one the API server does not
+// authenticate gets 401, one whose user lacks the permission 403, one the
+// API server could not be asked about 500.
 func metricsServerOptions(o ServerOptions) metricsserver.Options {
 	if !o.MetricsSecure {
 		return metricsserver.Options{BindAddress: o.MetricsBindAddress}
@@ -261,7 +261,7 @@ func metricsServerOptions(o ServerOptions) metricsserver.Options {
 	return metricsserver.Options{
 		BindAddress:    o.MetricsBindAddress,
 		SecureServing:  true,
-		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		FilterProvider: metricsAuthFilter,
 		CertDir:        certDir,
 		TLSOpts:        []func(*tls.Config){disableHTTP2},
 	}
