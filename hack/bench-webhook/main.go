@@ -20,7 +20,9 @@
 //     recorder (both writing nowhere). The decisions are timed in interleaved rounds, with the bytes each
 //     request allocates and the CPU time (getrusage) of this whole process during each decision's batches —
 //     GC and the informer included — over their requests. Target: p99 < 1 ms, for the decisions answered from
-//     the caches and for the denials with their re-read.
+//     the caches; the denials with their re-read (one GET of the head from the API server, paid only by a
+//     request that claims to be the release's operation on its way to a denial) and the lock changes with a
+//     SubjectAccessReview each time are for information.
 //  2. End-to-end added latency: merge patches by a user other than the release's on owned ConfigMaps, of two
 //     allowed workloads, each its own series: (a) a new annotation, of a key the object never had (removed
 //     again, untimed, after each phase), which the validating webhook's may-change-owned matchCondition lets
