@@ -43,7 +43,8 @@
 //     inside the process, from its duration histogram, and its decisions by reason. Target: the median of the
 //     per-pair added p99 < 5 ms, for both. Then, for information, the latency of denied updates (another user
 //     changing an owned field) at -denied-rate. Then, when taskset is on PATH and there are two CPUs, workload
-//     (b) again for -pinned-duration each way with the API server and etcd (every thread, taskset -a) pinned
+//     (b) again for -pinned-duration each way, at -pinned-rate (100/s: at 200/s the one CPU left to the API
+//     server, etcd and the load generator saturates), with the API server and etcd (every thread, taskset -a) pinned
 //     to one CPU and the webhook to another — this process, which sends the updates, with the control plane —
 //     so that the webhook's own cost shows apart from its competition for the cores: the same rows, marked
 //     "pinned"; the affinities are restored afterwards, and the reason is printed when the run is skipped.
@@ -122,8 +123,10 @@ type options struct {
 	// deniedRate and deniedDuration: the denied updates, for information (0 skips them).
 	deniedRate     float64
 	deniedDuration time.Duration
-	// pinnedDuration: the time of each series of the pinned run (0 skips it).
+	// pinnedDuration: the time of each series of the pinned run (0 skips it); pinnedRate its updates per
+	// second.
 	pinnedDuration time.Duration
+	pinnedRate     float64
 
 	// releases and objects are installed for the memory figure, in namespaces namespaces, by workers
 	// parallel installs (releases 0 skips it).
@@ -186,6 +189,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.deniedRate, "denied-rate", 50, "denied updates per second, for information (0 skips them)")
 	fs.DurationVar(&o.deniedDuration, "denied-duration", 5*time.Second, "time of the denied updates")
 	fs.DurationVar(&o.pinnedDuration, "pinned-duration", 10*time.Second, "time of each series (with, without) of the run with the API server and etcd pinned to one CPU and the webhook to another (0 skips it)")
+	fs.Float64Var(&o.pinnedRate, "pinned-rate", 100, "updates per second of the pinned run (one CPU for the API server, etcd and the load generator saturates at -rate 200)")
 	fs.IntVar(&o.releases, "releases", 1000, "releases installed for the memory figure (0 skips it)")
 	fs.IntVar(&o.objects, "objects", 20000, "owned objects of those releases in all")
 	fs.IntVar(&o.namespaces, "namespaces", 50, "namespaces the releases are spread over")
@@ -204,8 +208,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-handler-requests must be at least 1, -big-release not negative")
 	case o.rate <= 0 || o.duration <= 0 || o.phase <= 0 || o.inFlight < 1 || o.pool < 1:
 		return options{}, errors.New("-rate, -duration, -phase, -in-flight and -pool must be positive")
-	case o.deniedRate < 0 || o.deniedDuration < 0 || o.pinnedDuration < 0:
-		return options{}, errors.New("-denied-rate, -denied-duration and -pinned-duration must not be negative")
+	case o.deniedRate < 0 || o.deniedDuration < 0 || o.pinnedDuration < 0 || o.pinnedRate <= 0:
+		return options{}, errors.New("-denied-rate, -denied-duration and -pinned-duration must not be negative, -pinned-rate must be positive")
 	case o.releases < 0 || o.namespaces < 1 || o.workers < 1:
 		return options{}, errors.New("-releases must not be negative, -namespaces and -workers positive")
 	case o.releases > 0 && o.objects < o.releases:

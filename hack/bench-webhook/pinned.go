@@ -22,6 +22,7 @@ import (
 // has its CPU to itself. The affinities are put back as they were afterwards. It says why when the machine
 // does not allow it (no taskset, one CPU).
 func benchPinned(ctx context.Context, opts options, l *updateLoad, w *workload, stdout, stderr io.Writer, sum *summary) (err error) {
+	opts.rate = opts.pinnedRate // every phase below runs at the pinned run's rate
 	if opts.pinnedDuration <= 0 {
 		fmt.Fprintf(stdout, "   pinned run: skipped (-pinned-duration %s)\n\n", opts.pinnedDuration)
 		return nil
