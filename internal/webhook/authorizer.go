@@ -37,25 +37,32 @@ type Access struct {
 
 // key identifies a by every field, for the cache.
 func (a Access) key() string {
+	return accessKey(a.User, a.UID, a.Groups, a.Extra, a.Verb, a.Namespace, a.Name)
+}
+
+// accessKey identifies a question about a user for a cache of answers: a
+// hash of the user's name, UID, groups (in any order) and extra, then of
+// the question's fields.
+func accessKey[E ~[]string](user, uid string, groups []string, extra map[string]E, fields ...string) string {
 	h := sha256.New()
 	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	w(a.User)
-	w(a.UID)
-	groups := slices.Clone(a.Groups)
+	w(user)
+	w(uid)
+	groups = slices.Clone(groups)
 	slices.Sort(groups)
 	w(strings.Join(groups, "\x01"))
-	keys := make([]string, 0, len(a.Extra))
-	for k := range a.Extra {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		w(k)
-		w(strings.Join(a.Extra[k], "\x01"))
+		w(strings.Join(extra[k], "\x01"))
 	}
-	w(a.Verb)
-	w(a.Namespace)
-	w(a.Name)
+	for _, f := range fields {
+		w(f)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

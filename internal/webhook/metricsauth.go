@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -213,25 +212,7 @@ func (a *metricsAuth) authorize(ctx context.Context, user authenticationv1.UserI
 // metricsAccessKey identifies a SubjectAccessReview by every field it
 // asks about; the order of groups does not matter.
 func metricsAccessKey(user authenticationv1.UserInfo, verb, path string) string {
-	h := sha256.New()
-	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	w(user.Username)
-	w(user.UID)
-	groups := slices.Clone(user.Groups)
-	slices.Sort(groups)
-	w(strings.Join(groups, "\x01"))
-	keys := make([]string, 0, len(user.Extra))
-	for k := range user.Extra {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		w(k)
-		w(strings.Join(user.Extra[k], "\x01"))
-	}
-	w(verb)
-	w(path)
-	return hex.EncodeToString(h.Sum(nil))
+	return accessKey(user.Username, user.UID, user.Groups, user.Extra, verb, path)
 }
 
 // ttlCache is a map whose entries expire, bounded to max entries: when it
