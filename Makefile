@@ -50,9 +50,14 @@ BUILD_FLAGS  := -trimpath -ldflags '$(LDFLAGS)'
 HELM_DIR     := $(CACHE_DIR)/helm-$(HELM_VERSION)
 HELM_BIN     := $(HELM_DIR)/helm
 
+# Tests compile as make build and hack/dist do (no cgo, -trimpath), so that the packages they share are compiled
+# once: otherwise a cold make test compiles the plugin's whole dependency graph twice, for the tests and for
+# test/krew's release build. Exported to the go builds tests run themselves (test/crash, internal/webhook, …).
+GO_BUILD_ENV := CGO_ENABLED=0 GOFLAGS="$(strip $(GOFLAGS) -trimpath)"
+
 # Extra environment for go test, as VAR=value words. Fragments add to it (hack/k8s.mk's K8S_TEST_ENV points tests
 # at the control-plane binaries); a recursive variable, so it sees what the fragments included below define.
-TEST_ENV      = $(K8S_TEST_ENV)
+TEST_ENV      = $(GO_BUILD_ENV) $(K8S_TEST_ENV)
 
 # The real-world chart corpus (../shared/charts), passed to tests when it exists. An absolute path, or empty.
 KUBECTL_CHART_CORPUS ?= $(realpath $(CURDIR)/../shared/charts)
@@ -97,7 +102,7 @@ unit:
 	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip "^TestConformance$$" ./...)'; \
 	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip '^TestConformance$$' ./...; \
 	echo '$(GO) test -count=1 -run "^TestConformance$$" ./pkg/render (Helm v4.3.1 goldens of ../shared/charts)'; \
-	$(GO) test -count=1 -v -run '^TestConformance$$' ./pkg/render > .conformance.log 2>&1 || { grep -E -- '--- FAIL|conformance_test.go|^conformance:' .conformance.log | head -100; rm -f .conformance.log; exit 1; }; \
+	$(GO_BUILD_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' ./pkg/render > .conformance.log 2>&1 || { grep -E -- '--- FAIL|conformance_test.go|^conformance:' .conformance.log | head -100; rm -f .conformance.log; exit 1; }; \
 	grep -E '^(conformance:|--- SKIP|ok|PASS)' .conformance.log | grep -v -- '--- PASS' | head -5; rm -f .conformance.log
 
 fuzz:
