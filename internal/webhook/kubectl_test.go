@@ -657,6 +657,12 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 		t.Fatalf("the API server never called the chart-webhook process: %v\nlogs:\n%s", err, logs.String())
 	}
 	sc.kubectl(t, alice, sc.ns, nil, "patch", "deployment/web", "-p", `{"spec":{"replicas":5}}`).denied(t, "spec.replicas")
+	// An object with the release's label that its inventory does not list:
+	// the package's webhook allows deleting it, so only the stopped process
+	// can fail the delete below (an owned object's delete is denied by the
+	// package's webhook too, and whichever answers first names the error).
+	sc.kubectl(t, alice, sc.ns, nil, "create", "configmap", "stray", "--from-literal=a=b").ok(t)
+	sc.kubectl(t, alice, sc.ns, nil, "label", "configmap/stray", ownership.LabelRelease+"="+sc.name).ok(t)
 
 	// Stop it for real.
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
@@ -668,7 +674,7 @@ func TestKubectlWritesFailClosedWhenTheWebhookStops(t *testing.T) {
 	for _, args := range [][]string{
 		{"annotate", "--overwrite", "deployment/web", "example.com/probe=stop"},
 		{"patch", "configmap/web-config", "-p", `{"data":{"extra":"x"}}`},
-		{"delete", "configmap/web-config", "--wait=false"},
+		{"delete", "configmap/stray", "--wait=false"},
 	} {
 		r := sc.kubectl(t, alice, sc.ns, nil, args...)
 		if r.code == 0 || !containsAll(r.stderr, failed...) {
