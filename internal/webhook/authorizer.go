@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -76,18 +75,9 @@ type CachedAuthorizer struct {
 	reviews authorizationclient.SubjectAccessReviewInterface
 	// AllowedTTL and DeniedTTL are how long answers are kept.
 	AllowedTTL, DeniedTTL time.Duration
-	// MaxEntries bounds the cache; when full, expired answers go first,
-	// then everything.
-	MaxEntries int
-	now        func() time.Time
-
-	mu      sync.Mutex
-	answers map[string]cachedAnswer
-}
-
-type cachedAnswer struct {
-	allowed bool
-	expires time.Time
+	now                   func() time.Time
+	// answers holds at most defaultMaxEntries answers.
+	answers *ttlCache[bool]
 }
 
 // Default cache times of a CachedAuthorizer: a granted permission is
@@ -106,9 +96,8 @@ func NewCachedAuthorizer(reviews authorizationclient.SubjectAccessReviewInterfac
 		reviews:    reviews,
 		AllowedTTL: DefaultAllowedTTL,
 		DeniedTTL:  DefaultDeniedTTL,
-		MaxEntries: defaultMaxEntries,
 		now:        time.Now,
-		answers:    map[string]cachedAnswer{},
+		answers:    newTTLCache[bool](defaultMaxEntries),
 	}
 }
 
@@ -117,11 +106,8 @@ func NewCachedAuthorizer(reviews authorizationclient.SubjectAccessReviewInterfac
 func (c *CachedAuthorizer) Allowed(ctx context.Context, a Access) (bool, error) {
 	key := a.key()
 	now := c.now()
-	c.mu.Lock()
-	ans, ok := c.answers[key]
-	c.mu.Unlock()
-	if ok && now.Before(ans.expires) {
-		return ans.allowed, nil
+	if allowed, ok := c.answers.get(key, now); ok {
+		return allowed, nil
 	}
 	extra := make(map[string]authorizationv1.ExtraValue, len(a.Extra))
 	for k, v := range a.Extra {
@@ -151,18 +137,6 @@ func (c *CachedAuthorizer) Allowed(ctx context.Context, a Access) (bool, error) 
 	if allowed {
 		ttl = c.AllowedTTL
 	}
-	c.mu.Lock()
-	if len(c.answers) >= c.MaxEntries {
-		for k, v := range c.answers {
-			if !now.Before(v.expires) {
-				delete(c.answers, k)
-			}
-		}
-		if len(c.answers) >= c.MaxEntries {
-			clear(c.answers)
-		}
-	}
-	c.answers[key] = cachedAnswer{allowed: allowed, expires: now.Add(ttl)}
-	c.mu.Unlock()
+	c.answers.put(key, allowed, now, ttl)
 	return allowed, nil
 }

@@ -856,26 +856,33 @@ const fuzzDeploymentFields = `[{"manager":"kubectl-chart","operation":"Apply","a
 	`"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}},` +
 	`{"manager":"injector","operation":"Update","apiVersion":"apps/v1","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"proxy\"}":{".":{},"f:image":{},"f:name":{}}}}}}}}]`
 
+// fuzzTargetJSON is fuzz target's object with managedFields, changed by
+// change (when not nil), as JSON.
+func fuzzTargetJSON(t testing.TB, target, managedFields string, change func(o map[string]any)) []byte {
+	t.Helper()
+	o := runtime.DeepCopyJSON(fuzzTargets[seedTarget(target)].old)
+	var mf any
+	if err := utiljson.Unmarshal([]byte(managedFields), &mf); err != nil {
+		t.Fatal(err)
+	}
+	o["metadata"].(map[string]any)["managedFields"] = mf
+	if change != nil {
+		change(o)
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // fuzzSeeds are meaningful requests: the release's operation at work, kubectl
 // edits of owned and unowned fields, managedFields resets, label removals,
 // deletes, break-glass, lock moves and records.
 func fuzzSeeds(t testing.TB) []fuzzInput {
 	t.Helper()
 	object := func(target string, managedFields string, change func(o map[string]any)) []byte {
-		o := runtime.DeepCopyJSON(fuzzTargets[seedTarget(target)].old)
-		var mf any
-		if err := utiljson.Unmarshal([]byte(managedFields), &mf); err != nil {
-			t.Fatal(err)
-		}
-		o["metadata"].(map[string]any)["managedFields"] = mf
-		if change != nil {
-			change(o)
-		}
-		b, err := json.Marshal(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return fuzzTargetJSON(t, target, managedFields, change)
 	}
 	meta := func(o map[string]any) map[string]any { return o["metadata"].(map[string]any) }
 	data := func(o map[string]any) map[string]any { return o["data"].(map[string]any) }
@@ -1105,14 +1112,7 @@ func TestFuzzHandleSeeds(t *testing.T) {
 
 	// The decisive seeds, one by one.
 	updateBy := func(target string, who uint8, manager string, change func(o map[string]any)) fuzzInput {
-		o := runtime.DeepCopyJSON(fuzzTargets[seedTarget(target)].old)
-		var mf any
-		_ = utiljson.Unmarshal([]byte(fuzzManagedFields), &mf)
-		o["metadata"].(map[string]any)["managedFields"] = mf
-		if change != nil {
-			change(o)
-		}
-		b, _ := json.Marshal(o)
+		b := fuzzTargetJSON(t, target, fuzzManagedFields, change)
 		return fuzzInput{op: seedUpdate, target: seedTarget(target), who: who, manager: manager, oldFields: []byte(fuzzManagedFields), newObj: b}
 	}
 	owned := func(o map[string]any) { o["data"].(map[string]any)["k"] = "changed" }
