@@ -300,7 +300,7 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 	fmt.Fprintln(tw, "   DECISION\tWEBHOOKS\tREASON\tHANDLE p50\tp99\tCPU/REQ\tALLOC/REQ\tSERVEHTTP p50\tp99\tCPU/REQ\tTARGET p99 < 1ms")
 	// The worst p99 of the decisions made from the caches alone, and of the denials that read the head again;
 	// the lock changes with a SubjectAccessReview each time are for information.
-	var worst, worstIO, renewed, uncached decisionResult
+	var worst, worstAllow, worstIO, renewed, uncached decisionResult
 	for _, r := range results {
 		ok := r.handle[1] < targetHandlerP99
 		target := mark(ok)
@@ -318,6 +318,9 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 		default:
 			if r.handle[1] > worst.handle[1] {
 				worst = r
+			}
+			if r.allowed && r.handle[1] > worstAllow.handle[1] {
+				worstAllow = r
 			}
 		}
 		if r.reason == ownership.ReasonLockRenewed {
@@ -338,6 +341,7 @@ func benchHandler(ctx context.Context, opts options, c *cluster, stdout, stderr 
 	fmt.Fprintln(stdout, "   deployer's lock renewals), and for the rows with a request to the API server only the client's side of it.)")
 	fmt.Fprintln(stdout)
 	sum.add("handler p99, worst decision from the caches ("+worst.name+")", us(worst.handle[1]), "< 1ms", worst.handle[1] < targetHandlerP99)
+	sum.add("handler p99, worst allow from the caches ("+worstAllow.name+"; issue 16)", us(worstAllow.handle[1]), "< 500µs", worstAllow.handle[1] < targetCachedAllowP99)
 	// A denial that may be the release's operation (field manager kubectl-chart, or a delete with a UID
 	// precondition) reads the head from the API server first, so as not to refuse the operation's first
 	// writes while the cache lags behind its lock: its latency is that GET's, by design, and only such

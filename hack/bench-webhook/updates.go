@@ -536,7 +536,16 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 		_, perPair := w.addedP99()
 		sum.add("added p99 of an update through the API server, "+w.name+" (median per pair)", signedMs(perPair), "< 5ms", perPair < targetAddedP99)
 		sum.info("share of the "+w.name+" updates that reached the webhook", w.with.reached())
-		sum.info("webhook CPU per call, "+w.name, perCall(w.with.webhookCPU, w.with.calls))
+		if w.with.calls > 0 {
+			cpu := perCallDuration(w.with.webhookCPU, w.with.calls)
+			sum.add("webhook CPU per allowed call, "+w.name, us(cpu), "≤ 250µs", cpu <= targetCPUPerAllow)
+		} else {
+			sum.info("webhook CPU per allowed call, "+w.name, "- (no calls)")
+		}
+	}
+	if denied.calls > 0 {
+		cpu := perCallDuration(denied.webhookCPU, denied.calls)
+		sum.add("webhook CPU per denial (its Event and log line included)", us(cpu), "≤ 500µs", cpu <= targetCPUPerDenial)
 	}
 	var failed []series
 	for _, w := range []*workload{annotation, dataKey} {
@@ -545,6 +554,9 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	failed = append(failed, denied)
 	reportFaults(stdout, []*workload{annotation, dataKey}, failed, sum)
 	fmt.Fprintln(stdout)
+	if err := benchFloor(ctx, opts, l, dataKey, stdout, stderr, sum); err != nil {
+		return err
+	}
 	return benchPinned(ctx, opts, l, dataKey, stdout, stderr, sum)
 }
 
@@ -605,7 +617,7 @@ func printUpdates(stdout io.Writer, ws []*workload, prefix string, extra ...labe
 		fmt.Fprintf(stdout, "   %s%s: added p99 %s over all phases; per pair of adjacent phases (noise check): %s\n", prefix, w.name, signedMs(all), strings.Join(perPair, " "))
 		fmt.Fprintf(stdout, "      target: median of the per-pair added p99 < 5ms: %s %s\n", signedMs(perPairMedian), mark(perPairMedian < targetAddedP99))
 		fmt.Fprintf(stdout, "      reached the webhook: %s of the updates of the with phases (%.0f calls for %d updates)", w.with.reached(), w.with.calls, w.with.sent)
-		if w.with.calls > 0 {
+		if w.with.calls > 0 && len(w.with.hist) > 0 {
 			fmt.Fprintf(stdout, "; its handler's own time (its %s buckets): p50 ≤ %s, p99 ≤ %s; decisions: %s",
 				webhook.MetricDuration, bucketBound(w.with.handlerQuantile(0.5)), bucketBound(w.with.handlerQuantile(0.99)), w.with.decisions())
 		}

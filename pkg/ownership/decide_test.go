@@ -2266,17 +2266,32 @@ func TestDecisionPatchJSON(t *testing.T) {
 	}
 }
 
-// BenchmarkDecideObject is the decision on a kubectl edit of an owned
-// Deployment field (the webhook's most common denial).
+// BenchmarkDecideObject is the decision on another user's write to an owned
+// Deployment: a kubectl edit of an owned field (the webhook's most common
+// denial) and of a field the release does not own (its most common call
+// that reaches the rules, allowed).
 func BenchmarkDecideObject(b *testing.B) {
-	old, nu := deployment(b), deployment(b)
-	set(nu.Object, int64(5), "spec", "replicas")
-	req := ownership.Request{Operation: "UPDATE", User: "bob", FieldManager: "kubectl-edit", Kind: deploymentRef, Old: old, New: nu}
-	h := head()
-	for b.Loop() {
-		if d := ownership.DecideObject(cfg, req, h); d.Allowed {
-			b.Fatal("allowed")
-		}
+	for _, bc := range []struct {
+		name    string
+		path    []any
+		v       any
+		allowed bool
+	}{
+		{"deny", []any{"spec", "replicas"}, int64(5), false},
+		{"allow", []any{"spec", "minReadySeconds"}, int64(5), true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			old, nu := deployment(b), deployment(b)
+			set(nu.Object, bc.v, bc.path...)
+			req := ownership.Request{Operation: "UPDATE", User: "bob", FieldManager: "kubectl-edit", Kind: deploymentRef, Old: old, New: nu}
+			h := head()
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := ownership.DecideObject(cfg, req, h); d.Allowed != bc.allowed {
+					b.Fatalf("allowed %v (%s)", d.Allowed, d.Message)
+				}
+			}
+		})
 	}
 }
 
