@@ -54,13 +54,18 @@ func serveNullWebhook(spec string) int {
 		fmt.Fprintf(os.Stderr, "null webhook: %v\n", err)
 		return 1
 	}
-	var calls atomic.Int64
+	var calls, conns atomic.Int64
 	review := &http.Server{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1); answerNull(w, r) }),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		},
 	}
 	count := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, calls.Load())
+		fmt.Fprintln(w, calls.Load(), conns.Load())
 	})}
 	review.Addr, count.Addr = parts[0], parts[1]
 	errs := make(chan error, 2)
@@ -88,11 +93,11 @@ func answerNull(w http.ResponseWriter, r *http.Request) {
 
 // nullWebhook is the do-nothing webhook running as a process of its own.
 type nullWebhook struct {
-	cmd         *exec.Cmd
-	done        chan error
-	url, counts string
-	http        *http.Client
-	log         bytes.Buffer
+	cmd           *exec.Cmd
+	done          chan error
+	url, countURL string
+	http          *http.Client
+	log           bytes.Buffer
 }
 
 // startNullWebhook runs this program as the do-nothing webhook on a free port of host, with the certificate of
@@ -112,10 +117,10 @@ func startNullWebhook(ctx context.Context, host, certDir string) (*nullWebhook, 
 	}
 	address := net.JoinHostPort(host, strconv.Itoa(port))
 	n := &nullWebhook{
-		done:   make(chan error, 1),
-		url:    "https://" + address + "/validate",
-		counts: "http://" + counts + "/",
-		http:   &http.Client{Timeout: 10 * time.Second},
+		done:     make(chan error, 1),
+		url:      "https://" + address + "/validate",
+		countURL: "http://" + counts + "/",
+		http:     &http.Client{Timeout: 10 * time.Second},
 	}
 	n.cmd = exec.Command(self)
 	n.cmd.Env = append(os.Environ(), nullWebhookEnv+"="+address+","+counts+","+certDir)
@@ -145,20 +150,29 @@ func (n *nullWebhook) pid() int { return n.cmd.Process.Pid }
 
 // calls is the number of AdmissionReviews it has answered.
 func (n *nullWebhook) calls(ctx context.Context) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.counts, nil)
+	calls, _, err := n.counts(ctx)
+	return calls, err
+}
+
+// counts is the number of AdmissionReviews it has answered and of connections it has accepted.
+func (n *nullWebhook) counts(ctx context.Context) (calls, conns float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.countURL, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := n.http.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if _, err := fmt.Sscan(string(b), &calls, &conns); err != nil {
+		return 0, 0, fmt.Errorf("do-nothing webhook's counts %q: %w", b, err)
+	}
+	return calls, conns, nil
 }
 
 func (n *nullWebhook) stop() {
@@ -242,18 +256,18 @@ func (l *updateLoad) floorPhase(ctx context.Context, opts options, n *nullWebhoo
 	if err := l.setFloorHook(ctx, n, hook, on); err != nil {
 		return series{}, err
 	}
-	before, err := n.calls(ctx)
+	before, connsBefore, err := n.counts(ctx)
 	if err != nil {
 		return series{}, err
 	}
 	wcpu, pcpu := cpuTime(n.pid()), cpuTime(l.planePIDs...)
 	s := openLoop(ctx, opts.rate, d, opts.inFlight, do)
 	s.webhookCPU, s.planeCPU = cpuTime(n.pid())-wcpu, cpuTime(l.planePIDs...)-pcpu
-	after, err := n.calls(ctx)
+	after, connsAfter, err := n.counts(ctx)
 	if err != nil {
 		return series{}, err
 	}
-	s.calls = after - before
+	s.calls, s.conns = after-before, connsAfter-connsBefore
 	return s, ctx.Err()
 }
 
@@ -291,8 +305,8 @@ func benchFloor(ctx context.Context, opts options, l *updateLoad, w *workload, s
 			return err
 		}
 		sum.sawLoad()
-		progress(stderr, "floor: phase %2d/%d %-7s the do-nothing webhook: %d sent, p50 %s p99 %s, calls %.0f; load %s", i+1, 2*phases,
-			withWithout(st.on), s.sent, ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.99)), s.calls, loadAverage())
+		progress(stderr, "floor: phase %2d/%d %-7s the do-nothing webhook: %d sent, p50 %s p99 %s, calls %.0f, new connections %.0f; load %s", i+1, 2*phases,
+			withWithout(st.on), s.sent, ms(percentile(s.lat, 0.5)), ms(percentile(s.lat, 0.99)), s.calls, s.conns, loadAverage())
 		if want := float64(s.sent); st.on && s.calls < want || !st.on && s.calls != 0 {
 			floor.leaks = append(floor.leaks, fmt.Sprintf("floor phase %d (%s the do-nothing webhook): %d updates, %.0f calls", i+1, withWithout(st.on), s.sent, s.calls))
 		}
@@ -310,7 +324,8 @@ func benchFloor(ctx context.Context, opts options, l *updateLoad, w *workload, s
 	_, floorP99 := floor.addedP99()
 	_, oursP99 := w.addedP99()
 	fmt.Fprintf(stdout, "   webhook CPU per call: do-nothing %s, chart-webhook %s (%s above the floor); added p99 (median per pair):\n"+
-		"   do-nothing %s, chart-webhook %s\n\n", us(floorCPU), us(ours), signedUs(ours-floorCPU), signedMs(floorP99), signedMs(oursP99))
+		"   do-nothing %s, chart-webhook %s; the API server opened %.0f connections to the do-nothing webhook for its %.0f calls\n\n",
+		us(floorCPU), us(ours), signedUs(ours-floorCPU), signedMs(floorP99), signedMs(oursP99), floor.with.conns, floor.with.calls)
 	sum.info("webhook CPU per call, a do-nothing Go webhook (floor), "+w.name, us(floorCPU))
 	sum.info("webhook CPU per call above the floor, "+w.name, signedUs(ours-floorCPU))
 	sum.info("added p99 through a do-nothing Go webhook (floor), "+w.name+" (median per pair)", signedMs(floorP99))

@@ -34,7 +34,9 @@ type series struct {
 	err                   error
 	// calls is the requests the webhook answered meanwhile; cpu the CPU time of the webhook and of the
 	// control plane meanwhile.
-	calls                float64
+	calls float64
+	// conns is the connections the webhook accepted meanwhile (TLS handshakes), where known.
+	conns                float64
 	webhookCPU, planeCPU time.Duration
 	// hist is the increase of the webhook's cumulative request duration buckets meanwhile (upper bound →
 	// count), reasons the increase of its decisions by reason.
@@ -50,6 +52,7 @@ func (s *series) merge(o series) {
 		s.err = o.err
 	}
 	s.calls += o.calls
+	s.conns += o.conns
 	s.webhookCPU += o.webhookCPU
 	s.planeCPU += o.planeCPU
 	s.hist = addCounts(s.hist, o.hist)
