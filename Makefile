@@ -3,7 +3,7 @@
 #   make build   bin/kubectl-chart (and bin/chart-webhook once cmd/webhook has a main package)
 #   make test    go test ./... then short fuzz runs of FUZZ_TARGETS
 #   make fuzz    only the fuzz runs
-#   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR)
+#   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR) (make helm3: Helm 3, the same way)
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
 #   make bench-webhook   chart-webhook latency (in process and through the API server) and memory (also run by make bench)
@@ -21,6 +21,9 @@
 # ---------------------------------------------------------------------------
 HELM_VERSION := v4.3.1
 HELM_MODULE  := helm.sh/helm/v4
+# Helm 3, the oracle of import-helm and export-helm with the releases Helm 3 writes (client-side apply).
+HELM3_VERSION := v3.22.0
+HELM3_MODULE  := helm.sh/helm/v3
 
 # ---------------------------------------------------------------------------
 # Knobs.
@@ -49,6 +52,8 @@ BUILD_FLAGS  := -trimpath -ldflags '$(LDFLAGS)'
 
 HELM_DIR     := $(CACHE_DIR)/helm-$(HELM_VERSION)
 HELM_BIN     := $(HELM_DIR)/helm
+HELM3_DIR    := $(CACHE_DIR)/helm-$(HELM3_VERSION)
+HELM3_BIN    := $(HELM3_DIR)/helm
 
 # Tests compile as make build and hack/dist do (no cgo, -trimpath), so that the packages they share are compiled
 # once: otherwise a cold make test compiles the plugin's whole dependency graph twice, for the tests and for
@@ -67,7 +72,7 @@ WEBHOOK_MAIN := $(if $(filter-out %_test.go,$(wildcard cmd/webhook/*.go)),$(shel
 BINARIES     := $(BIN_DIR)/kubectl-chart $(if $(WEBHOOK_MAIN),$(BIN_DIR)/chart-webhook)
 
 .DEFAULT_GOAL := build
-.PHONY: build test unit fuzz helm bench lint clean demo FORCE
+.PHONY: build test unit fuzz helm helm3 bench lint clean demo FORCE
 
 # ---------------------------------------------------------------------------
 # Build. Always handed to go build, whose cache knows better than make what is stale.
@@ -90,7 +95,7 @@ test: unit
 
 # Integration tests start a real control plane (internal/testcluster) from binaries that hack/k8s.mk builds
 # from the Go module proxy once per version set (cold: ~18 min; then nothing to do).
-unit: k8s-binaries helm
+unit: k8s-binaries helm helm3
 unit: export KUBECTL_CHART_K8S_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT = 60s
@@ -98,7 +103,8 @@ unit:
 	@set -e; \
 	if [ -n "$(KUBECTL_CHART_CORPUS)" ]; then export KUBECTL_CHART_CORPUS='$(KUBECTL_CHART_CORPUS)'; fi; \
 	if [ -z "$${HELM:-}" ] && [ -x '$(HELM_BIN)' ]; then export HELM='$(HELM_BIN)'; fi; \
-	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>}"; \
+	if [ -z "$${HELM3:-}" ] && [ -x '$(HELM3_BIN)' ]; then export HELM3='$(HELM3_BIN)'; fi; \
+	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>} HELM3=$${HELM3:-<unset>}"; \
 	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip "^TestConformance$$" ./...)'; \
 	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip '^TestConformance$$' ./...; \
 	echo '$(GO) test -count=1 -run "^TestConformance$$" ./pkg/render (Helm v4.3.1 goldens of ../shared/charts)'; \
@@ -123,6 +129,13 @@ helm: $(HELM_BIN)
 $(HELM_BIN):
 	@mkdir -p '$(HELM_DIR)'
 	CGO_ENABLED=0 GOBIN='$(HELM_DIR)' $(GO) install -trimpath -ldflags "-X $(HELM_MODULE)/internal/version.version=$(HELM_VERSION)" $(HELM_MODULE)/cmd/helm@$(HELM_VERSION)
+
+# Helm 3 claims Kubernetes v1.20 unless told the version it was built against (Helm 4 reads it from its build info).
+helm3: $(HELM3_BIN)
+
+$(HELM3_BIN):
+	@mkdir -p '$(HELM3_DIR)'
+	CGO_ENABLED=0 GOBIN='$(HELM3_DIR)' $(GO) install -trimpath -ldflags "-X $(HELM3_MODULE)/internal/version.version=$(HELM3_VERSION) -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMajor=1 -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMinor=37" $(HELM3_MODULE)/cmd/helm@$(HELM3_VERSION)
 
 # ---------------------------------------------------------------------------
 # Render benchmark: whole processes, ours against Helm, over real charts.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
@@ -34,6 +35,10 @@ type Config struct {
 	Capabilities *render.Capabilities
 	// Lookup backs the lookup template function.
 	Lookup render.LookupFunc
+	// Kube reads and writes what the release store and the apply engine do
+	// not: Helm's release records (import-helm, export-helm). Nil where
+	// they are not needed.
+	Kube kubernetes.Interface
 	// KeepAlive renews the lock while an operation runs and calls lost when
 	// the lock is gone (release.KeepAliveNotify); nil: no renewal.
 	KeepAlive func(ctx context.Context, h *release.Head, lost func(error)) (stop func() error)

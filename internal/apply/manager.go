@@ -25,7 +25,11 @@ const DefaultConcurrency = 32
 // Manager applies, deletes and waits for objects on one cluster. It is safe
 // for concurrent use.
 type Manager struct {
-	dynamic  dynamic.Interface
+	dynamic dynamic.Interface
+	// quiet is dynamic without the API server's warnings: for the dry runs
+	// of an adoption, which the ownership webhook warns about (an object
+	// with the labels of a release that has no head yet).
+	quiet    dynamic.Interface
 	metadata metadata.Interface
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
 	// discovery is the cache behind mapper.
@@ -57,6 +61,12 @@ func New(cfg *rest.Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
+	qcfg := rest.CopyConfig(cfg)
+	qcfg.WarningHandler = rest.NoWarnings{}
+	quiet, err := dynamic.NewForConfig(qcfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
 	md, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
@@ -64,6 +74,7 @@ func New(cfg *rest.Config) (*Manager, error) {
 	cached := memory.NewMemCacheClient(dc)
 	return &Manager{
 		dynamic:   dyn,
+		quiet:     quiet,
 		metadata:  md,
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
 		discovery: cached,

@@ -101,6 +101,7 @@ func (c *clients) actionConfig(ctx context.Context) (*action.Config, error) {
 	return &action.Config{
 		Store:        c.store,
 		Applier:      c.applier,
+		Kube:         c.kube,
 		Capabilities: caps,
 		Lookup:       c.lookup,
 		KeepAlive:    c.store.KeepAliveNotify,

@@ -59,6 +59,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdSearch(streams),
 		NewCmdPull(streams),
 		NewCmdDependency(streams),
+		NewCmdImportHelm(flags, streams),
+		NewCmdExportHelm(flags, streams),
 	)
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/releaseview"
+	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
@@ -153,11 +154,24 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		}
 		view.Events = releaseview.OwnershipEvents(list.Items, releaseview.MaxOwnershipEvents)
 	})
+	var helmRecords []*helmrelease.Record
+	wg.Go(func() {
+		// Left behind by import-helm (without --delete-helm-records): Helm
+		// still lists the release. A user who may not read Secrets gets no
+		// warning rather than an error.
+		helmRecords, _ = helmrelease.Read(ctx, c.clientset, o.Namespace, o.Name)
+	})
 	wg.Wait()
 	for _, err := range []error{objErr, eventsErr} {
 		if err != nil {
 			fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
 		}
+	}
+	if n := len(helmRecords); n > 0 && head.Status != release.StatusUninstalled {
+		last := helmRecords[n-1]
+		fmt.Fprintf(o.ErrOut, "WARNING: Helm still has %d record(s) of release %s (the last: %s/%s/%s): helm upgrade %s would now conflict with kubectl chart; "+
+			"delete them with: kubectl chart import-helm %s -n %s --delete-helm-records, or hand the release back to Helm with: kubectl chart export-helm %s -n %s\n",
+			n, o.Name, last.Driver, o.Namespace, last.Name, o.Name, o.Name, o.Namespace, o.Name, o.Namespace)
 	}
 	return writeFormatted(o.Out, o.Output, view, view.Text(time.Local))
 }
