@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 )
 
@@ -27,20 +29,131 @@ type helmOracle struct{ name, env string }
 
 var helmOracles = []helmOracle{{name: "helm4", env: "HELM"}, {name: "helm3", env: "HELM3"}}
 
-// helmCLI runs a Helm binary against the test cluster in one namespace.
+// helmCLI runs a Helm binary against the test cluster in one namespace,
+// with its storage driver ("" for Helm's default, Secrets).
 type helmCLI struct {
-	t   *testing.T
-	bin string
-	ns  string
+	t      *testing.T
+	bin    string
+	ns     string
+	driver string
 }
 
 func (h helmCLI) ok(args ...string) string {
 	h.t.Helper()
-	got := runHelm(h.t, h.bin, ".", append([]string{"--kubeconfig", env.KubeconfigPath(), "-n", h.ns}, args...)...)
-	if got.err != nil {
-		h.t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), got.err, got.stdout, got.stderr)
+	home := h.t.TempDir()
+	cmd := exec.CommandContext(h.t.Context(), h.bin, append([]string{"--kubeconfig", env.KubeconfigPath(), "-n", h.ns}, args...)...)
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "HELM_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"HELM_CONFIG_HOME=" + filepath.Join(home, "config"), "HELM_DATA_HOME=" + filepath.Join(home, "data"), "HELM_DRIVER=" + h.driver}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		h.t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
-	return got.stdout
+	return stdout.String()
+}
+
+// helmApp is the small chart of the import-helm cases: a ConfigMap, a
+// Deployment, a post-install/upgrade hook and notes.
+const helmApp = "testdata/charts/helm-app"
+
+// TestImportHelmCases: the refusals of import-helm (a release in the middle
+// of a Helm operation, objects missing, an object of another release, no
+// such release), each writing nothing; Helm's ConfigMap driver, with hooks
+// and notes as Helm's get prints them, the status warning while Helm's
+// records remain, and --delete-helm-records.
+func TestImportHelmCases(t *testing.T) {
+	bin := os.Getenv("HELM")
+	if bin == "" {
+		t.Skip("HELM is not set: build the oracle with make helm")
+	}
+	noHead := func(t *testing.T, ns string) {
+		t.Helper()
+		if _, err := env.Clientset().CoreV1().ConfigMaps(ns).Get(t.Context(), ownership.HeadName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused import wrote the head: %v", err)
+		}
+		cms, err := env.Clientset().CoreV1().ConfigMaps(ns).List(t.Context(), metav1.ListOptions{LabelSelector: ownership.LabelRelease})
+		if err != nil || len(cms.Items) > 0 {
+			t.Errorf("a refused import labelled objects: %v %v", err, cms)
+		}
+	}
+	t.Run("pending", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		helm := helmCLI{t: t, bin: bin, ns: c.ns}
+		helm.ok("install", "web", helmApp)
+		// As a killed helm upgrade leaves it.
+		secs := env.Clientset().CoreV1().Secrets(c.ns)
+		sec, err := secs.Get(t.Context(), helmrelease.StorageName("web", 1), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := helmrelease.Decode(sec.Data["release"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel.Info.Status = "pending-upgrade"
+		if sec.Data["release"], err = helmrelease.Encode(rel); err != nil {
+			t.Fatal(err)
+		}
+		sec.Labels["status"] = "pending-upgrade"
+		if _, err := secs.Update(t.Context(), sec, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.fails([]string{"cannot import Helm release web", "revision 1 is pending-upgrade", "helm rollback web -n " + c.ns}, "import-helm", "web")
+		noHead(t, c.ns)
+	})
+	t.Run("missing objects", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		helmCLI{t: t, bin: bin, ns: c.ns}.ok("install", "web", helmApp)
+		if err := env.Clientset().CoreV1().ConfigMaps(c.ns).Delete(t.Context(), "web-settings", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.fails([]string{"1 object(s) of its deployed revision 1 are missing", "ConfigMap/" + c.ns + "/web-settings"}, "import-helm", "web")
+		noHead(t, c.ns)
+	})
+	t.Run("owned by another release", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		helmCLI{t: t, bin: bin, ns: c.ns}.ok("install", "web", helmApp)
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"other",%q:%q}}}`, ownership.LabelRelease, ownership.LabelReleaseNamespace, c.ns)
+		if _, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Patch(t.Context(), "web-settings", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.fails([]string{"ConfigMap/" + c.ns + "/web-settings is owned by release other"}, "import-helm", "web")
+		if _, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), ownership.HeadName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused import wrote the head: %v", err)
+		}
+	})
+	t.Run("no such release", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		c.fails([]string{"Helm has no release of that name there"}, "import-helm", "web")
+	})
+	t.Run("configmap driver", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		helm := helmCLI{t: t, bin: bin, ns: c.ns, driver: "configmap"}
+		helm.ok("install", "web", helmApp)
+		helm.ok("upgrade", "web", helmApp, "--set", "message=bonjour")
+		out := c.ok("import-helm", "web")
+		if !strings.Contains(out, "2 revisions in Helm's ConfigMap records") {
+			t.Errorf("import-helm:\n%s", out)
+		}
+		for _, what := range []string{"hooks", "notes", "values"} {
+			ours, theirs := c.ok("get", what, "web"), helm.ok("get", what, "web")
+			if strings.TrimSpace(ours) != strings.TrimSpace(theirs) {
+				t.Errorf("get %s differs from Helm's:\n%s", what, cmp.Diff(theirs, ours))
+			}
+		}
+		st := c.run("status", "web")
+		if st.err != nil || !strings.Contains(st.stderr, "WARNING: Helm still has 2 record(s) of release web") {
+			t.Errorf("status while Helm's records remain: %v\n%s", st.err, st.stderr)
+		}
+		c.ok("import-helm", "web", "--delete-helm-records")
+		if out := helm.ok("list", "-q"); strings.TrimSpace(out) != "" {
+			t.Errorf("helm list after --delete-helm-records: %q", out)
+		}
+		st = c.run("status", "web")
+		if st.err != nil || strings.Contains(st.stderr, "WARNING") {
+			t.Errorf("status once Helm's records are gone: %v\n%s", st.err, st.stderr)
+		}
+	})
 }
 
 // deploymentState is what must not move when a release is imported: each
