@@ -144,6 +144,9 @@ func (c *Config) ExportHelm(ctx context.Context, o ExportHelmOptions) (*ExportHe
 			}
 		} else {
 			w.rel = helmrelease.FromRevision(r, first)
+			// The objects' fields go to Helm's field manager as an Apply
+			// entry: Helm 4 then upgrades them server-side (Helm 3 ignores it).
+			w.rel.ApplyMethod = helmrelease.ApplyMethodServerSide
 			w.action = "created"
 		}
 		if w.rel.Info == nil {

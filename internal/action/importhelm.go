@@ -170,8 +170,11 @@ func (c *Config) ImportHelm(ctx context.Context, o ImportHelmOptions) (*ImportHe
 		if err != nil && !errors.Is(err, release.ErrNotFound) {
 			return nil, err
 		}
+		// A pending record reads as "Preparing upgrade" whatever it says: it
+		// is an import's when the head's (dead) lock was taken by import-helm.
+		importing := head.Lock != nil && head.Lock.Operation == OperationImportHelm
 		for _, r := range hist {
-			if !strings.HasSuffix(r.Description, importedSuffix) && !strings.Contains(r.Description, importedSuffix+";") {
+			if !strings.HasSuffix(r.Description, importedSuffix) && !(importing && r.Status.IsPending()) {
 				return nil, refuse("kubectl chart already has a release %s there (revision %d, %s, not imported): import-helm adopts only releases kubectl chart does not manage yet",
 					o.Name, r.Revision, r.Status)
 			}

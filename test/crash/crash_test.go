@@ -106,6 +106,9 @@ type progress struct {
 	headRevision, headDeployed int
 	written, rolledOut         map[string]bool
 	pruned                     int
+
+	// imp is what an import-helm did (TestKilledImportHelmRecovers).
+	imp *importProgress
 }
 
 // observe takes one watch event into account.
