@@ -12,6 +12,10 @@
 //	<tool> upgrade rel <chart> --set rev=2       every ConfigMap and Deployment changed
 //	<tool> upgrade rel <chart> --set rev=2       no-op: nothing to change
 //
+// then, for import-helm (issue 12): Helm installs the chart (untimed) in a fresh namespace and `kubectl chart
+// import-helm` adopts it, timed, with the API server's write requests counted (apiserver_request_total), beside a
+// fresh `kubectl chart install` of the same chart counted the same way.
+//
 // (Helm without --wait, its v4 default; ours without --wait, which is ours.) It prints the median wall time of each
 // step per tool and the ratio helm/ours (above 1× we are faster); how many objects the no-op upgrade wrote, from
 // our `APPLIED:` summary and, for both tools, from the objects whose resourceVersion moved; and the bytes of one
@@ -237,6 +241,11 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		}
 	}
 	printTable(stdout, results["ours"], results["helm"])
+	imports, err := benchImport(ctx, opts, cs, env, tools[0], tools[1], chart, stderr)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	printImport(stdout, imports, 4*opts.perKind)
 	fmt.Fprintf(stdout, "load average before and after: %s → %s (%d CPUs; other work on the machine slows both tools, not always alike)\n",
 		loadBefore, loadAverage(), runtime.NumCPU())
 	return nil

@@ -290,7 +290,8 @@ func (c *Config) importLocked(ctx context.Context, o ImportHelmOptions, head *re
 	}
 	switch {
 	case deployed.Status.IsPending():
-		adopted, err := adopter.Adopt(ctx, objs, apply.AdoptOptions{Release: o.Name, ReleaseNamespace: o.Namespace, From: []string{HelmFieldManager}, Concurrency: o.Concurrency})
+		adopted, err := adopter.Adopt(ctx, objs, apply.AdoptOptions{Release: o.Name, ReleaseNamespace: o.Namespace, From: []string{HelmFieldManager},
+			Concurrency: o.Concurrency, Planned: check})
 		res.Objects = adopted
 		if err != nil {
 			return fmt.Errorf("adopting the objects of revision %d: %w; run import-helm again to finish", deployed.Revision, err)

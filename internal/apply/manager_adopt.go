@@ -33,6 +33,10 @@ type AdoptOptions struct {
 	Concurrency int
 	// DryRun reports what would be done and writes nothing.
 	DryRun bool
+	// Planned are the adoptions of a dry run of the same objects (in the
+	// same order): the field sets it learnt are used again, sparing each
+	// object its dry-run apply.
+	Planned []Adoption
 }
 
 // Adoption is what Adopt did, or would do, to one object.
@@ -56,6 +60,11 @@ type Adoption struct {
 	Drift []string
 	// Err is why the object could not be adopted.
 	Err error
+
+	// entry and owned are kubectl-chart's managedFields entry and its set
+	// after a dry-run apply of the manifest (for AdoptOptions.Planned).
+	entry metav1.ManagedFieldsEntry
+	owned *fieldpath.Set
 }
 
 // adoptAttempts bounds the retries of the managedFields patch when the
@@ -81,7 +90,11 @@ func (m *Manager) Adopt(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	out := make([]Adoption, len(objs))
 	forEach(ctx, len(objs), opts.Concurrency, func(i int) {
-		out[i] = m.adoptOne(ctx, objs[i], opts)
+		var planned *Adoption
+		if i < len(opts.Planned) && opts.Planned[i].Ref == RefOf(objs[i]) && opts.Planned[i].owned != nil {
+			planned = &opts.Planned[i]
+		}
+		out[i] = m.adoptOne(ctx, objs[i], opts, planned)
 	}, func(i int) {
 		out[i] = Adoption{Ref: RefOf(objs[i]), Err: ctx.Err()}
 	})
@@ -94,7 +107,7 @@ func (m *Manager) Adopt(ctx context.Context, objs []*unstructured.Unstructured, 
 	return out, errors.Join(errs...)
 }
 
-func (m *Manager) adoptOne(ctx context.Context, obj *unstructured.Unstructured, opts AdoptOptions) Adoption {
+func (m *Manager) adoptOne(ctx context.Context, obj *unstructured.Unstructured, opts AdoptOptions, planned *Adoption) Adoption {
 	ref := RefOf(obj)
 	a := Adoption{Ref: ref}
 	mapping, err := m.mapping(obj.GroupVersionKind())
@@ -119,29 +132,34 @@ func (m *Manager) adoptOne(ctx context.Context, obj *unstructured.Unstructured, 
 	}
 
 	// What the manifest sets, as the API server computes it: kubectl-chart's
-	// entry after a dry-run apply of the manifest with the labels.
-	desired := obj.DeepCopy()
-	stampLabels(desired, opts.Release, opts.ReleaseNamespace)
-	var quiet dynamic.ResourceInterface = m.quiet.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		quiet = m.quiet.Resource(mapping.Resource).Namespace(obj.GetNamespace())
-	}
-	dry, err := quiet.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: ownership.FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
-	if err != nil {
-		a.Err = &ObjectError{Ref: ref, Op: "dry-run apply", Err: err}
-		return a
-	}
-	entry, owned, err := appliedEntry(dry)
-	if err != nil {
-		a.Err = &ObjectError{Ref: ref, Op: "dry-run apply", Err: err}
-		return a
-	}
-	a.Fields = countLeaves(owned)
-	for _, f := range ownership.ChangedFields(owned, live.Object, dry.Object) {
-		if !isOwnershipLabel(f) {
-			a.Drift = append(a.Drift, f)
+	// entry after a dry-run apply of the manifest with the labels (or as a
+	// dry run of the same adoption learnt it).
+	if planned != nil {
+		a.entry, a.owned, a.Fields, a.Drift = planned.entry, planned.owned, planned.Fields, planned.Drift
+	} else {
+		desired := obj.DeepCopy()
+		stampLabels(desired, opts.Release, opts.ReleaseNamespace)
+		var quiet dynamic.ResourceInterface = m.quiet.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			quiet = m.quiet.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		}
+		dry, err := quiet.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: ownership.FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			a.Err = &ObjectError{Ref: ref, Op: "dry-run apply", Err: err}
+			return a
+		}
+		if a.entry, a.owned, err = appliedEntry(dry); err != nil {
+			a.Err = &ObjectError{Ref: ref, Op: "dry-run apply", Err: err}
+			return a
+		}
+		a.Fields = countLeaves(a.owned)
+		for _, f := range ownership.ChangedFields(a.owned, live.Object, dry.Object) {
+			if !isOwnershipLabel(f) {
+				a.Drift = append(a.Drift, f)
+			}
 		}
 	}
+	entry, owned := a.entry, a.owned
 	a.Labelled = !hasOwnershipLabels(live, opts)
 	plan, taken, err := adoptedManagedFields(live, entry, owned, opts.From)
 	if err != nil {
