@@ -92,7 +92,8 @@ type Revision struct {
 	// Inventory is every object this revision applies (hooks excluded).
 	Inventory   []ObjectRef `json:"inventory"`
 	Description string      `json:"description,omitempty"`
-	// Operation is install, upgrade or rollback.
+	// Operation is install, upgrade or rollback (or export-helm: the revision
+	// that records a release handed back to Helm).
 	Operation string    `json:"operation"`
 	Started   time.Time `json:"started"`
 	// AppliedBy is the user that created the record, as stamped by the
