@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,6 +123,52 @@ func TestImportHelmCases(t *testing.T) {
 		if _, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), ownership.HeadName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("a refused import wrote the head: %v", err)
 		}
+	})
+	t.Run("a revision Helm could not store", func(t *testing.T) {
+		// Values of 1.5 MB that no template uses: the upgrade's record is
+		// larger than a Secret may be.
+		c := newReleaseCLI(t)
+		helm := helmCLI{t: t, bin: bin, ns: c.ns}
+		helm.ok("install", "web", helmApp)
+		big := filepath.Join(t.TempDir(), "big")
+		// Incompressible: random bytes, base64'd (gzip takes back only the
+		// base64's quarter).
+		noise := make([]byte, 1200000)
+		rnd := rand.New(rand.NewPCG(1, 2))
+		for i := range noise {
+			noise[i] = byte(rnd.Uint32())
+		}
+		if err := os.WriteFile(big, []byte(base64.StdEncoding.EncodeToString(noise)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		home := t.TempDir()
+		cmd := exec.CommandContext(t.Context(), bin, "--kubeconfig", env.KubeconfigPath(), "-n", c.ns, "upgrade", "web", helmApp,
+			"--set-file", "unused="+big, "--set", "message=changed")
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "HELM_CACHE_HOME=" + home, "HELM_CONFIG_HOME=" + home, "HELM_DATA_HOME=" + home}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Too long") {
+			t.Fatalf("helm upgrade stored a record of 1.6 MB: %v\n%s", err, out)
+		}
+		// Helm writes the record before the objects: it failed before
+		// writing any, and revision 1 is what is live.
+		out2 := c.ok("import-helm", "web")
+		if !strings.Contains(out2, "1 revisions in Helm's Secret records; deployed: 1") || strings.Contains(out2, "WARNING") {
+			t.Errorf("import-helm after Helm could not store revision 2:\n%s", out2)
+		}
+		cm, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), "web-settings", metav1.GetOptions{})
+		if err != nil || cm.Data["message"] != "hello" {
+			t.Errorf("web-settings: %v %v, want revision 1's message", err, cm.Data)
+		}
+	})
+	t.Run("all namespaces", func(t *testing.T) {
+		c := newReleaseCLI(t)
+		helmCLI{t: t, bin: bin, ns: c.ns}.ok("install", "web", helmApp)
+		res := c.run("import-helm", "-A", "--dry-run")
+		if !strings.Contains(res.stdout, "Would import Helm release web in namespace "+c.ns) {
+			t.Errorf("import-helm -A --dry-run does not list this namespace's release:\n%s%s", res.stdout, res.stderr)
+		}
+		c.fails([]string{"requires a release name, or --all-namespaces without one"}, "import-helm")
+		c.fails([]string{"requires a release name, or --all-namespaces without one"}, "import-helm", "web", "-A")
 	})
 	t.Run("no such release", func(t *testing.T) {
 		c := newReleaseCLI(t)
