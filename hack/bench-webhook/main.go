@@ -142,9 +142,11 @@ type options struct {
 	releases, objects, namespaces, workers int
 	// heapProfile, if set, receives a heap profile of the webhook's manager started in this process.
 	heapProfile string
-	// webhookPprof and webhookGOMAXPROCS are passed to the webhook process (--pprof-bind-address, GOMAXPROCS).
+	// webhookPprof, webhookGOMAXPROCS and webhookGOGC are passed to the webhook process (--pprof-bind-address,
+	// GOMAXPROCS, GOGC).
 	webhookPprof      string
 	webhookGOMAXPROCS int
+	webhookGOGC       string
 }
 
 // Targets of issue 5, acceptance item 4.
@@ -213,6 +215,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.namespaces, "namespaces", 50, "namespaces the releases are spread over")
 	fs.IntVar(&o.workers, "workers", 16, "releases installed in parallel")
 	fs.StringVar(&o.webhookPprof, "webhook-pprof", "", "serve the webhook process's /debug/pprof/ on this address (e.g. 127.0.0.1:6060), to profile it while the benchmark runs")
+	fs.StringVar(&o.webhookGOGC, "webhook-gogc", "", "GOGC of the webhook process (empty: Go's default, 100)")
 	fs.IntVar(&o.webhookGOMAXPROCS, "webhook-gomaxprocs", 0, "GOMAXPROCS of the webhook process, as a CPU limit of its container sets it (0: Go's default, every CPU)")
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile of the webhook's manager, started in this process over the populated cluster, to this file")
 	if err := fs.Parse(args); err != nil {
@@ -326,7 +329,7 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	wh, err := startWebhook(ctx, opts.webhook, c, work, opts.webhookPprof, opts.webhookGOMAXPROCS)
+	wh, err := startWebhook(ctx, opts.webhook, c, work, opts.webhookPprof, opts.webhookGOMAXPROCS, opts.webhookGOGC)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ type webhookProcess struct {
 // startWebhook runs bin/chart-webhook as the webhook's ServiceAccount on envtest's local serving address and
 // certificate (where the webhook configuration points) and waits until it is ready (server up, head cache
 // synced).
-func startWebhook(ctx context.Context, bin string, c *cluster, work, pprofAddress string, gomaxprocs int) (*webhookProcess, error) {
+func startWebhook(ctx context.Context, bin string, c *cluster, work, pprofAddress string, gomaxprocs int, gogc string) (*webhookProcess, error) {
 	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s --version: %w: %s", bin, err, out)
@@ -75,8 +75,12 @@ func startWebhook(ctx context.Context, bin string, c *cluster, work, pprofAddres
 	if pprofAddress != "" {
 		w.cmd.Args = append(w.cmd.Args, "--pprof-bind-address", pprofAddress)
 	}
+	w.cmd.Env = os.Environ()
 	if gomaxprocs > 0 {
-		w.cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(gomaxprocs))
+		w.cmd.Env = append(w.cmd.Env, "GOMAXPROCS="+strconv.Itoa(gomaxprocs))
+	}
+	if gogc != "" {
+		w.cmd.Env = append(w.cmd.Env, "GOGC="+gogc)
 	}
 	w.cmd.Stdout, w.cmd.Stderr = logs, logs
 	if err := w.cmd.Start(); err != nil {

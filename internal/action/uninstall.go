@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
+	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -29,6 +31,10 @@ type UninstallResult struct {
 	Hooks   []HookRun
 	// Kept are objects left in place by their resource policy.
 	Kept []release.ObjectRef
+	// HelmRecords are Helm's records of an imported release that the
+	// uninstall deleted with it (import-helm kept them): Helm would list a
+	// release whose objects are gone.
+	HelmRecords int
 }
 
 // Uninstall deletes a release's objects and (unless KeepHistory) records.
@@ -121,7 +127,9 @@ func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *
 		return res, err
 	}
 	var errs []error
+	imported := false
 	for _, r := range hist {
+		imported = imported || strings.HasSuffix(r.Description, importedSuffix)
 		if err := c.Store.DeleteRevision(ctx, head.Namespace, head.Name, r.Revision); err != nil && !errors.Is(err, release.ErrNotFound) {
 			errs = append(errs, err)
 		}
@@ -131,6 +139,16 @@ func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *
 	}
 	if err := c.Store.DeleteHead(ctx, head); err != nil && !errors.Is(err, release.ErrNotFound) {
 		return res, err
+	}
+	if imported && c.Kube != nil {
+		recs, err := helmrelease.Read(ctx, c.Kube, head.Namespace, head.Name)
+		if err != nil && !errors.Is(err, helmrelease.ErrNotFound) {
+			return res, fmt.Errorf("the release is uninstalled, but Helm's records of it could not be read: %w", err)
+		}
+		if err := c.deleteHelmRecords(ctx, recs); err != nil {
+			return res, fmt.Errorf("the release is uninstalled, but Helm's records of it remain: %w", err)
+		}
+		res.HelmRecords = len(recs)
 	}
 	return res, nil
 }

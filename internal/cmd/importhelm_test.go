@@ -160,6 +160,45 @@ func TestImportHelmCases(t *testing.T) {
 			t.Errorf("web-settings: %v %v, want revision 1's message", err, cm.Data)
 		}
 	})
+	t.Run("uninstall and export --delete-records", func(t *testing.T) {
+		// Uninstalling an imported release removes every object, as Helm's
+		// would, and Helm's kept records with it.
+		c := newReleaseCLI(t)
+		helm := helmCLI{t: t, bin: bin, ns: c.ns}
+		helm.ok("install", "web", helmApp)
+		c.ok("import-helm", "web")
+		out := c.ok("uninstall", "web")
+		if !strings.Contains(out, "deleted Helm's 1 record(s)") {
+			t.Errorf("uninstall of an imported release:\n%s", out)
+		}
+		for _, name := range []string{"web-settings", "web-hook"} {
+			if _, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), name, metav1.GetOptions{}); name == "web-settings" && !apierrors.IsNotFound(err) {
+				t.Errorf("ConfigMap %s after uninstall: %v", name, err)
+			}
+		}
+		if _, err := env.Clientset().AppsV1().Deployments(c.ns).Get(t.Context(), "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Deployment web after uninstall: %v", err)
+		}
+		if out := helm.ok("list", "-q", "--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"); strings.TrimSpace(out) != "" {
+			t.Errorf("helm list (every status) after uninstall: %q", out)
+		}
+
+		// export-helm --delete-records: kubectl chart forgets it, Helm has it.
+		helm.ok("install", "api", helmApp)
+		c.ok("import-helm", "api", "--delete-helm-records")
+		c.ok("export-helm", "api", "--delete-records")
+		if _, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), ownership.HeadName("api"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the head after export-helm --delete-records: %v", err)
+		}
+		if out := helm.ok("status", "api"); !strings.Contains(out, "STATUS: deployed") {
+			t.Errorf("helm status after export-helm:\n%s", out)
+		}
+		helm.ok("upgrade", "api", helmApp, "--reuse-values", "--set", "message=back")
+		cm, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), "api-settings", metav1.GetOptions{})
+		if err != nil || cm.Data["message"] != "back" || cm.Labels[ownership.LabelRelease] != "" {
+			t.Errorf("api-settings after helm upgrade: %v %v %v", err, cm.Data, cm.Labels)
+		}
+	})
 	t.Run("all namespaces", func(t *testing.T) {
 		c := newReleaseCLI(t)
 		helmCLI{t: t, bin: bin, ns: c.ns}.ok("install", "web", helmApp)

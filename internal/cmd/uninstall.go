@@ -75,6 +75,9 @@ func (o *UninstallOptions) Run(ctx context.Context) error {
 		for _, k := range res.Kept {
 			fmt.Fprintf(o.Out, "kept %s (resource policy keep)\n", k)
 		}
+		if res.HelmRecords > 0 {
+			fmt.Fprintf(o.Out, "deleted Helm's %d record(s) of the release, which import-helm had kept\n", res.HelmRecords)
+		}
 		fmt.Fprintf(o.Out, "release %q uninstalled\n", name)
 	}
 	return nil
