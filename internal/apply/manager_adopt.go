@@ -110,19 +110,9 @@ func (m *Manager) Adopt(ctx context.Context, objs []*unstructured.Unstructured, 
 func (m *Manager) adoptOne(ctx context.Context, obj *unstructured.Unstructured, opts AdoptOptions, planned *Adoption) Adoption {
 	ref := RefOf(obj)
 	a := Adoption{Ref: ref}
-	mapping, err := m.mapping(obj.GroupVersionKind())
-	if err != nil {
-		a.Err = &ObjectError{Ref: ref, Op: "map", Err: err}
-		return a
-	}
-	ri := m.resource(mapping, obj.GetNamespace())
-	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		a.Missing = true
-		return a
-	}
-	if err != nil {
-		a.Err = &ObjectError{Ref: ref, Op: "get", Err: err}
+	mapping, ri, live, err := m.readLive(ctx, ref)
+	if live == nil {
+		a.Missing, a.Err = err == nil, err
 		return a
 	}
 	labels := live.GetLabels()
@@ -318,4 +308,22 @@ func countLeaves(set *fieldpath.Set) int {
 	n := 0
 	set.Iterate(func(fieldpath.Path) { n++ })
 	return n
+}
+
+// readLive reads the object ref names: its mapping, its client and the
+// object; a nil object and error when it does not exist.
+func (m *Manager) readLive(ctx context.Context, ref release.ObjectRef) (*meta.RESTMapping, dynamic.ResourceInterface, *unstructured.Unstructured, error) {
+	mapping, err := m.mappingForRef(ref)
+	if err != nil {
+		return nil, nil, nil, &ObjectError{Ref: ref, Op: "map", Err: err}
+	}
+	ri := m.resource(mapping, ref.Namespace)
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return mapping, ri, nil, nil
+	case err != nil:
+		return mapping, ri, nil, &ObjectError{Ref: ref, Op: "get", Err: err}
+	}
+	return mapping, ri, live, nil
 }

@@ -70,19 +70,9 @@ func (m *Manager) Disown(ctx context.Context, refs []release.ObjectRef, opts Dis
 
 func (m *Manager) disownOne(ctx context.Context, ref release.ObjectRef, opts DisownOptions) Disowned {
 	d := Disowned{Ref: ref}
-	mapping, err := m.mappingForRef(ref)
-	if err != nil {
-		d.Err = &ObjectError{Ref: ref, Op: "map", Err: err}
-		return d
-	}
-	ri := m.resource(mapping, ref.Namespace)
-	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		d.Missing = true
-		return d
-	}
-	if err != nil {
-		d.Err = &ObjectError{Ref: ref, Op: "get", Err: err}
+	_, ri, live, err := m.readLive(ctx, ref)
+	if live == nil {
+		d.Missing, d.Err = err == nil, err
 		return d
 	}
 	labels := live.GetLabels()

@@ -91,6 +91,20 @@ func newClients(f *genericclioptions.ConfigFlags) (*clients, error) {
 	return &clients{config: cfg, kube: kube, dynamic: dyn, store: store, applier: applier, namespace: ns}, nil
 }
 
+// connect connects to the cluster the kube flags name and builds the action
+// configuration.
+func connect(ctx context.Context, f *genericclioptions.ConfigFlags) (*clients, *action.Config, error) {
+	c, err := newClients(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := c.actionConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cfg, nil
+}
+
 // actionConfig builds the action configuration: capabilities from
 // discovery and a lookup function that reads the cluster.
 func (c *clients) actionConfig(ctx context.Context) (*action.Config, error) {

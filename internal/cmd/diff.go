@@ -199,11 +199,7 @@ func (o *DiffUpgradeOptions) Complete(ctx context.Context, args []string) error 
 
 // Run diffs the upgrade and prints it.
 func (o *DiffUpgradeOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return diffError(err)
-	}
-	cfg, err := c.actionConfig(ctx)
+	_, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return diffError(err)
 	}
@@ -231,11 +227,7 @@ func (o *DiffRollbackOptions) Complete(args []string) error {
 
 // Run diffs the rollback and prints it.
 func (o *DiffRollbackOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return diffError(err)
-	}
-	cfg, err := c.actionConfig(ctx)
+	_, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return diffError(err)
 	}

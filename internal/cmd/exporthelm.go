@@ -71,11 +71,7 @@ func (o *ExportHelmOptions) Complete(args []string) error {
 
 // Run exports.
 func (o *ExportHelmOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.actionConfig(ctx)
+	_, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}

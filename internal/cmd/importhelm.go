@@ -95,11 +95,7 @@ func (o *ImportHelmOptions) Complete(args []string) error {
 
 // Run imports.
 func (o *ImportHelmOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.actionConfig(ctx)
+	c, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}

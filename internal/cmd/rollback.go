@@ -83,11 +83,7 @@ func (o *RollbackOptions) Complete(args []string) error {
 
 // Run rolls back.
 func (o *RollbackOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.actionConfig(ctx)
+	_, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}

@@ -57,11 +57,7 @@ its records (unless --keep-history).`,
 
 // Run uninstalls each release.
 func (o *UninstallOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.actionConfig(ctx)
+	_, cfg, err := connect(ctx, o.configFlags)
 	if err != nil {
 		return err
 	}

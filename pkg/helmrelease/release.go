@@ -3,6 +3,8 @@ package helmrelease
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 )
 
 // Statuses as Helm writes them (helm.sh/helm pkg/release/common, Helm 3's
@@ -156,45 +158,13 @@ func (c *Chart) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Metadata is Chart.yaml as Helm stores it (chart v2's Metadata).
-type Metadata struct {
-	Name         string            `json:"name,omitempty"`
-	Home         string            `json:"home,omitempty"`
-	Sources      []string          `json:"sources,omitempty"`
-	Version      string            `json:"version,omitempty"`
-	Description  string            `json:"description,omitempty"`
-	Keywords     []string          `json:"keywords,omitempty"`
-	Maintainers  []*Maintainer     `json:"maintainers,omitempty"`
-	Icon         string            `json:"icon,omitempty"`
-	APIVersion   string            `json:"apiVersion,omitempty"`
-	Condition    string            `json:"condition,omitempty"`
-	Tags         string            `json:"tags,omitempty"`
-	AppVersion   string            `json:"appVersion,omitempty"`
-	Deprecated   bool              `json:"deprecated,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	KubeVersion  string            `json:"kubeVersion,omitempty"`
-	Dependencies []*Dependency     `json:"dependencies,omitempty"`
-	Type         string            `json:"type,omitempty"`
-}
-
-// Maintainer is an entry of Chart.yaml's maintainers.
-type Maintainer struct {
-	Name  string `json:"name,omitempty"`
-	Email string `json:"email,omitempty"`
-	URL   string `json:"url,omitempty"`
-}
-
-// Dependency is an entry of Chart.yaml's dependencies.
-type Dependency struct {
-	Name         string   `json:"name"`
-	Version      string   `json:"version,omitempty"`
-	Repository   string   `json:"repository"`
-	Condition    string   `json:"condition,omitempty"`
-	Tags         []string `json:"tags,omitempty"`
-	Enabled      bool     `json:"enabled,omitempty"`
-	ImportValues []any    `json:"import-values,omitempty"`
-	Alias        string   `json:"alias,omitempty"`
-}
+// Metadata, Maintainer and Dependency are Chart.yaml as Helm stores it
+// (chart v2's Metadata): the same JSON as our chart model's.
+type (
+	Metadata   = chart.Metadata
+	Maintainer = chart.Maintainer
+	Dependency = chart.Dependency
+)
 
 // File is a file of a stored chart, its path relative to the chart root.
 type File struct {
