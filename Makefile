@@ -128,14 +128,14 @@ helm: $(HELM_BIN)
 
 $(HELM_BIN):
 	@mkdir -p '$(HELM_DIR)'
-	CGO_ENABLED=0 GOBIN='$(HELM_DIR)' $(GO) install -trimpath -ldflags "-X $(HELM_MODULE)/internal/version.version=$(HELM_VERSION)" $(HELM_MODULE)/cmd/helm@$(HELM_VERSION)
+	CGO_ENABLED=0 GOBIN='$(HELM_DIR)' $(GO) install -trimpath -ldflags "-s -w -X $(HELM_MODULE)/internal/version.version=$(HELM_VERSION)" $(HELM_MODULE)/cmd/helm@$(HELM_VERSION)
 
 # Helm 3 claims Kubernetes v1.20 unless told the version it was built against (Helm 4 reads it from its build info).
 helm3: $(HELM3_BIN)
 
 $(HELM3_BIN):
 	@mkdir -p '$(HELM3_DIR)'
-	CGO_ENABLED=0 GOBIN='$(HELM3_DIR)' $(GO) install -trimpath -ldflags "-X $(HELM3_MODULE)/internal/version.version=$(HELM3_VERSION) -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMajor=1 -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMinor=37" $(HELM3_MODULE)/cmd/helm@$(HELM3_VERSION)
+	CGO_ENABLED=0 GOBIN='$(HELM3_DIR)' $(GO) install -trimpath -ldflags "-s -w -X $(HELM3_MODULE)/internal/version.version=$(HELM3_VERSION) -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMajor=1 -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMinor=37" $(HELM3_MODULE)/cmd/helm@$(HELM3_VERSION)
 
 # ---------------------------------------------------------------------------
 # Render benchmark: whole processes, ours against Helm, over real charts.

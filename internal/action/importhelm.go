@@ -137,10 +137,15 @@ func (c *Config) ImportHelm(ctx context.Context, o ImportHelmOptions) (*ImportHe
 		}
 		rev.Name, rev.Namespace = o.Name, o.Namespace
 		rev.Description = strings.TrimSpace(rev.Description) + importedSuffix
-		if rev.Status.IsPending() && i != deployedIdx {
+		switch {
+		case rev.Status.IsPending() && i != deployedIdx:
 			// An older revision Helm left pending (a crash it never recovered):
 			// a record is created with a final status.
 			rev.Status = release.StatusFailed
+		case rev.Status == release.StatusDeployed && i != deployedIdx:
+			// Helm leaves more than one deployed after some interrupted
+			// upgrades; the newest is the one live.
+			rev.Status = release.StatusSuperseded
 		}
 		objs, err := c.Applier.Decode(rev.Manifest, o.Namespace)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -179,6 +180,9 @@ func TestImportHelmCases(t *testing.T) {
 		if _, err := env.Clientset().AppsV1().Deployments(c.ns).Get(t.Context(), "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("Deployment web after uninstall: %v", err)
 		}
+		if _, err := env.Clientset().RbacV1().ClusterRoles().Get(t.Context(), c.ns+"-web-reader", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the cluster-scoped ClusterRole after uninstall: %v", err)
+		}
 		if out := helm.ok("list", "-q", "--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"); strings.TrimSpace(out) != "" {
 			t.Errorf("helm list (every status) after uninstall: %q", out)
 		}
@@ -197,6 +201,10 @@ func TestImportHelmCases(t *testing.T) {
 		cm, err := env.Clientset().CoreV1().ConfigMaps(c.ns).Get(t.Context(), "api-settings", metav1.GetOptions{})
 		if err != nil || cm.Data["message"] != "back" || cm.Labels[ownership.LabelRelease] != "" {
 			t.Errorf("api-settings after helm upgrade: %v %v %v", err, cm.Data, cm.Labels)
+		}
+		cr, err := env.Clientset().RbacV1().ClusterRoles().Get(t.Context(), c.ns+"-api-reader", metav1.GetOptions{})
+		if err != nil || cr.Labels[ownership.LabelRelease] != "" {
+			t.Errorf("the ClusterRole after export-helm and helm upgrade: %v %v", err, cr.Labels)
 		}
 	})
 	t.Run("all namespaces", func(t *testing.T) {
@@ -244,14 +252,32 @@ func TestImportHelmCases(t *testing.T) {
 }
 
 // deploymentState is what must not move when a release is imported: each
-// Deployment's generation, pod template hash and ReplicaSets.
+// Deployment's generation, pod template hash and ReplicaSets. It first waits
+// until the deployment controller has acted on every Deployment's last
+// change (a new template makes its ReplicaSet a moment after the write).
 func deploymentState(t *testing.T, ns string) map[string]string {
 	t.Helper()
 	ctx := t.Context()
 	out := map[string]string{}
-	ds, err := env.Clientset().AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	var ds *appsv1.DeploymentList
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if ds, err = env.Clientset().AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{}); err != nil {
+			return false, err
+		}
+		for _, d := range ds.Items {
+			want := int32(1)
+			if d.Spec.Replicas != nil {
+				want = *d.Spec.Replicas
+			}
+			if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas != want || d.Status.Replicas != want {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Deployments of %s not rolled out: %v", ns, err)
 	}
 	for _, d := range ds.Items {
 		tmpl, _ := json.Marshal(d.Spec.Template)
@@ -267,24 +293,33 @@ func deploymentState(t *testing.T, ns string) map[string]string {
 	return out
 }
 
-// TestImportHelm is acceptance 1 of import-helm, with each Helm: a chart of
-// the corpus installed and upgraded twice by Helm, then imported with the
-// ownership webhook running. History shows Helm's three revisions, their
+// TestImportHelm is acceptances 1 and 3 of import-helm and export-helm:
+// charts of the corpus (bitnami/nginx with Helm 4,
+// prometheus-community/prometheus-pushgateway with Helm 3) installed and upgraded twice by Helm, then
+// imported with the ownership webhook running. History shows Helm's three revisions, their
 // statuses and descriptions; no Deployment moves; get values and get
 // manifest print what Helm's do for every revision; kubectl chart owns the
 // manifest's fields and Helm none; an edit of an imported field is refused;
 // upgrade changes only what the new values change; rollback re-applies an
-// imported revision.
+// imported revision; export-helm hands it back: Helm lists it, and
+// upgrades it.
 func TestImportHelm(t *testing.T) {
 	corpus := lintCorpusDir(t)
-	for _, h := range helmOracles {
-		t.Run(h.name, func(t *testing.T) {
+	for _, tc := range []struct {
+		h                 helmOracle
+		chart, deployment string
+	}{
+		{helmOracles[0], "bitnami/nginx", "web-nginx"},
+		{helmOracles[1], "prometheus-community/prometheus-pushgateway", "web-prometheus-pushgateway"},
+	} {
+		h := tc.h
+		t.Run(h.name+"/"+tc.chart, func(t *testing.T) {
 			bin := os.Getenv(h.env)
 			if bin == "" {
 				t.Skipf("%s is not set: build the oracle with make helm (Helm 4) or make helm3 (Helm 3)", h.env)
 			}
 			c := newReleaseCLI(t)
-			chart := filepath.Join(corpus, "bitnami", "nginx")
+			chart := filepath.Join(corpus, filepath.FromSlash(tc.chart))
 			helm := helmCLI{t: t, bin: bin, ns: c.ns}
 			// Bitnami's default resourcesPreset requests ephemeral-storage,
 			// which the fake node does not advertise.
@@ -356,7 +391,7 @@ func TestImportHelm(t *testing.T) {
 			}
 
 			// The webhook guards what was imported.
-			_, err := env.Clientset().AppsV1().Deployments(c.ns).Patch(t.Context(), "web-nginx", types.StrategicMergePatchType,
+			_, err := env.Clientset().AppsV1().Deployments(c.ns).Patch(t.Context(), tc.deployment, types.StrategicMergePatchType,
 				[]byte(`{"spec":{"replicas":5}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
 			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "spec.replicas") {
 				t.Errorf("kubectl edit of an imported field: %v, want the webhook's denial naming spec.replicas", err)
