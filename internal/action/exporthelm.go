@@ -17,6 +17,12 @@ import (
 // revision, of export-helm.
 const OperationExportHelm = "export-helm"
 
+// Disowner is the apply engine's hand-over of objects, which export-helm
+// needs beside Applier (internal/apply.Manager has both).
+type Disowner interface {
+	Disown(ctx context.Context, refs []release.ObjectRef, opts apply.DisownOptions) ([]apply.Disowned, error)
+}
+
 // ExportHelmOptions are the options of export-helm.
 type ExportHelmOptions struct {
 	Name, Namespace string
@@ -65,9 +71,7 @@ func (c *Config) ExportHelm(ctx context.Context, o ExportHelmOptions) (*ExportHe
 	if c.Kube == nil {
 		return nil, errors.New("export-helm: no Kubernetes client")
 	}
-	disowner, ok := c.Applier.(interface {
-		Disown(context.Context, []release.ObjectRef, apply.DisownOptions) ([]apply.Disowned, error)
-	})
+	disowner, ok := c.Applier.(Disowner)
 	if !ok {
 		return nil, errors.New("export-helm: the apply engine cannot hand objects over")
 	}
@@ -163,7 +167,10 @@ func (c *Config) ExportHelm(ctx context.Context, o ExportHelmOptions) (*ExportHe
 
 	// Helm's records first: from here on Helm sees the release.
 	for _, w := range writes {
-		if err := c.writeHelmRecord(ctx, w.rel, w.record, w.action); err != nil {
+		if w.action == "kept" {
+			continue
+		}
+		if err := c.writeHelmRecord(ctx, w.rel, w.record); err != nil {
 			return res, err
 		}
 	}
@@ -191,9 +198,7 @@ func (c *Config) ExportHelm(ctx context.Context, o ExportHelmOptions) (*ExportHe
 // exportLocked records the export and hands the objects over, with the lock
 // held.
 func (c *Config) exportLocked(ctx context.Context, o ExportHelmOptions, head *release.Head, deployed, export *release.Revision, res *ExportHelmResult,
-	disowner interface {
-		Disown(context.Context, []release.ObjectRef, apply.DisownOptions) ([]apply.Disowned, error)
-	}) error {
+	disowner Disowner) error {
 	if export == nil || !export.Status.IsPending() && export.Status != release.StatusUninstalled {
 		export = &release.Revision{
 			Name: o.Name, Namespace: o.Namespace, Revision: head.Revision + 1, Status: release.StatusPendingUpgrade,
@@ -260,9 +265,8 @@ func (c *Config) deleteRecords(ctx context.Context, head *release.Head, hist []*
 
 // writeHelmRecord creates rel as a Helm record (Secrets driver) when record
 // is nil, or brings record's status up to rel's.
-func (c *Config) writeHelmRecord(ctx context.Context, rel *helmrelease.Release, record *helmrelease.Record, action string) error {
-	switch {
-	case record == nil:
+func (c *Config) writeHelmRecord(ctx context.Context, rel *helmrelease.Release, record *helmrelease.Record) error {
+	if record == nil {
 		sec, err := helmrelease.Secret(rel, c.now())
 		if err != nil {
 			return err
@@ -274,8 +278,6 @@ func (c *Config) writeHelmRecord(ctx context.Context, rel *helmrelease.Release, 
 		if err != nil {
 			return fmt.Errorf("Secret/%s/%s: create Helm's record: %w", sec.Namespace, sec.Name, err)
 		}
-		return nil
-	case action == "kept":
 		return nil
 	}
 	data, err := helmrelease.Encode(rel)

@@ -129,7 +129,8 @@ func (c *Config) ImportHelm(ctx context.Context, o ImportHelmOptions) (*ImportHe
 	}
 	res.Deployed = recs[deployedIdx].Release.Version
 
-	// Helm's revisions as ours.
+	// Helm's revisions as ours; objs are the deployed one's objects.
+	var objs []*unstructured.Unstructured
 	for i, rec := range recs {
 		rev, err := helmrelease.ToRevision(rec.Release)
 		if err != nil {
@@ -147,20 +148,18 @@ func (c *Config) ImportHelm(ctx context.Context, o ImportHelmOptions) (*ImportHe
 			// upgrades; the newest is the one live.
 			rev.Status = release.StatusSuperseded
 		}
-		objs, err := c.Applier.Decode(rev.Manifest, o.Namespace)
+		decoded, err := c.Applier.Decode(rev.Manifest, o.Namespace)
 		if err != nil {
 			if i == deployedIdx {
 				return nil, refuse("the manifest of its deployed revision %d cannot be read: %v", rev.Revision, err)
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("revision %d: its manifest cannot be read (%v): a rollback to it will fail", rev.Revision, err))
 		}
-		rev.Inventory = refsOf(objs)
+		if i == deployedIdx {
+			objs = decoded
+		}
+		rev.Inventory = refsOf(decoded)
 		res.Revisions = append(res.Revisions, rev)
-	}
-	deployed := res.Revisions[deployedIdx]
-	objs, err := c.Applier.Decode(deployed.Manifest, o.Namespace)
-	if err != nil {
-		return nil, refuse("the manifest of its deployed revision %d cannot be read: %v", deployed.Revision, err)
 	}
 
 	// An existing head: a killed import to finish, or another release.

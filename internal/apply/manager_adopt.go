@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -292,11 +291,15 @@ func hasOwnershipLabels(live *unstructured.Unstructured, opts AdoptOptions) bool
 		l[ownership.LabelApplySetPartOf] == ownership.ApplySetID(opts.Release, opts.ReleaseNamespace)
 }
 
-// isOwnershipLabel tells whether path (FormatPath) is one of the labels
-// the adoption adds.
+// releaseLabels are the labels stampLabels sets: what Adopt adds and Disown
+// removes.
+var releaseLabels = []string{ownership.LabelRelease, ownership.LabelReleaseNamespace, ownership.LabelApplySetPartOf}
+
+// isOwnershipLabel tells whether path (as FormatPath writes it) is one of
+// releaseLabels.
 func isOwnershipLabel(path string) bool {
-	for _, k := range []string{ownership.LabelRelease, ownership.LabelReleaseNamespace, ownership.LabelApplySetPartOf} {
-		if strings.HasPrefix(path, "metadata.labels") && strings.Contains(path, k) {
+	for _, k := range releaseLabels {
+		if path == ownership.FormatPath(fieldpath.MakePathOrDie("metadata", "labels", k)) {
 			return true
 		}
 	}

@@ -109,7 +109,7 @@ func (m *Manager) disownOne(ctx context.Context, ref release.ObjectRef, opts Dis
 func disownPatch(ctx context.Context, ri dynamic.ResourceInterface, live *unstructured.Unstructured, to string) error {
 	labelPaths := []fieldpath.Path{}
 	ops := []map[string]any{{"op": "test", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()}}
-	for _, k := range []string{ownership.LabelRelease, ownership.LabelReleaseNamespace, ownership.LabelApplySetPartOf} {
+	for _, k := range releaseLabels {
 		labelPaths = append(labelPaths, fieldpath.MakePathOrDie("metadata", "labels", k))
 		if _, ok := live.GetLabels()[k]; ok {
 			ops = append(ops, map[string]any{"op": "remove", "path": "/metadata/labels/" + escapeJSONPointer(k)})

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
 func b64(s string) []byte { return []byte(base64.StdEncoding.EncodeToString([]byte(s))) }
@@ -296,4 +298,28 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeRefusesGzipBomb: a record of a few hundred KiB that decompresses
+// beyond release.MaxRecordBytes is refused, not read into memory whole.
+func TestDecodeRefusesGzipBomb(t *testing.T) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for range (release.MaxRecordBytes >> 20) + 1 {
+		if _, err := zw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	_, err = Decode(data)
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("Decode of %d bytes inflating past %d: %v, want a refusal", len(data), release.MaxRecordBytes, err)
+	}
 }
