@@ -671,6 +671,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 	r.Description = describeRead(r.Description, sec.Annotations[AnnotationDescription], r.Status)
 	r.AppliedBy = sec.Annotations[ownership.AnnotationAppliedBy]
 	r.Seal = sec.Annotations[ownership.AnnotationRecordSeal]
+	r.Test = testResultOf(sec.Annotations)
 	r.Updated = sec.CreationTimestamp.UTC()
 	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationUpdated]); err == nil {
 		r.Updated = t.UTC()

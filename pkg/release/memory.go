@@ -46,6 +46,8 @@ type memoryRecord struct {
 	appliedBy string
 	updated   time.Time
 	outcome   string // SetOutcome's description
+	// annotations are SetAnnotations'.
+	annotations map[string]string
 }
 
 // NewMemoryStore returns an empty store with the default options.
@@ -237,6 +239,7 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 	}
 	r.Status, r.AppliedBy, r.Updated = rec.status, rec.appliedBy, rec.updated
 	r.Description = describeRead(r.Description, rec.outcome, rec.status)
+	r.Test = testResultOf(rec.annotations)
 	return &r, nil
 }
 

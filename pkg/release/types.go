@@ -105,6 +105,10 @@ type Revision struct {
 	Seal string `json:"-"`
 	// Updated is when the status last moved (from the record's metadata).
 	Updated time.Time `json:"-"`
+	// Test is the result of the revision's last test run (`kubectl chart
+	// test`), nil when never tested; read-only, from the record's
+	// wire.AnnotationTest.
+	Test *wire.TestResult `json:"-"`
 }
 
 // Lock is an operation's hold on a release. Its JSON is wire.Lock's (the
@@ -230,6 +234,9 @@ type Store interface {
 	Revision(ctx context.Context, namespace, name string, revision int) (*Revision, error)
 	// History lists a release's revisions, oldest first.
 	History(ctx context.Context, namespace, name string) ([]*Revision, error)
+	// SetAnnotations sets annotations on a revision record (an empty value
+	// removes one), such as a test run's result; its data and status stay.
+	SetAnnotations(ctx context.Context, namespace, name string, revision int, annotations map[string]string) error
 	// DeleteRevision removes a revision record (history-max, uninstall).
 	DeleteRevision(ctx context.Context, namespace, name string, revision int) error
 	// List lists heads in a namespace ("" for all namespaces).
