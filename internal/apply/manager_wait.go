@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
@@ -28,7 +26,8 @@ type WaitOptions struct {
 	// Jobs are not waited for.
 	WaitForJobs bool
 	// Concurrency bounds the parallel reads of one poll (default
-	// DefaultConcurrency).
+	// DefaultConcurrency); each poll reads the objects not yet ready with
+	// Observe, one LIST per resource and namespace.
 	Concurrency int
 }
 
@@ -67,20 +66,11 @@ func (e *NotReadyError) Error() string {
 }
 
 // Status reads an object and computes its kstatus status (with Jobs
-// Current only once Complete). A missing object is NotFound.
+// Current only once Complete), through Observe. A missing object is
+// NotFound.
 func (m *Manager) Status(ctx context.Context, ref release.ObjectRef) (ObjectStatus, error) {
-	mapping, err := m.mappingForRef(ref)
-	if err != nil {
-		return ObjectStatus{Ref: ref, Status: status.UnknownStatus}, &ObjectError{Ref: ref, Op: "resolve kind", Err: err}
-	}
-	obj, err := m.resource(mapping, ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return ObjectStatus{Ref: ref, Status: status.NotFoundStatus, Message: "not found"}, nil
-	}
-	if err != nil {
-		return ObjectStatus{Ref: ref, Status: status.UnknownStatus}, &ObjectError{Ref: ref, Op: "get", Err: err}
-	}
-	return computeStatus(ref, obj), nil
+	obs, err := m.Observe(ctx, []release.ObjectRef{ref}, ObserveOptions{})
+	return obs[0].Status, err
 }
 
 // computeStatus is kstatus' Compute, except that a Job is Current only once
@@ -136,35 +126,30 @@ func (m *Manager) Wait(ctx context.Context, refs []release.ObjectRef, opts WaitO
 	last := map[string]ObjectStatus{}
 	for {
 		var (
-			mu       sync.Mutex
 			notReady []release.ObjectRef
 			failed   []ObjectStatus
 			errs     []error
 		)
-		forEach(ctx, len(pending), opts.Concurrency, func(i int) {
-			st, err := m.Status(ctx, pending[i])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if ctx.Err() == nil && !isTransient(err) {
-					errs = append(errs, err)
+		// One LIST per resource and namespace (Observe), not a GET per
+		// object.
+		observed, _ := m.Observe(ctx, pending, ObserveOptions{Concurrency: opts.Concurrency})
+		for _, o := range observed {
+			if o.Err != nil {
+				if ctx.Err() == nil && !isTransient(o.Err) {
+					errs = append(errs, o.Err)
 				}
-				notReady = append(notReady, pending[i])
-				return
+				notReady = append(notReady, o.Ref)
+				continue
 			}
-			last[pending[i].Key()] = st
-			switch st.Status {
+			last[o.Ref.Key()] = o.Status
+			switch o.Status.Status {
 			case status.CurrentStatus:
 			case status.FailedStatus:
-				failed = append(failed, st)
+				failed = append(failed, o.Status)
 			default:
-				notReady = append(notReady, pending[i])
+				notReady = append(notReady, o.Ref)
 			}
-		}, func(i int) {
-			mu.Lock()
-			notReady = append(notReady, pending[i])
-			mu.Unlock()
-		})
+		}
 		if len(errs) > 0 {
 			return errors.Join(errs...)
 		}

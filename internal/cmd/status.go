@@ -9,14 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/internal/releaseview"
 	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
@@ -176,56 +174,33 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	return writeFormatted(o.Out, o.Output, view, view.Text(time.Local))
 }
 
-// objectStatuses reads every object of refs, a few at a time, and computes
-// its kstatus status, in the order of refs. Objects that cannot be read are
-// Unknown, with the reason as message; the error is for a failure that
-// concerns them all (no discovery).
+// objectStatuses reads every object of refs with the apply engine's
+// Observe (one LIST per kind and namespace, by the release's labels) and
+// returns its status as --wait judges it (a Job is Current once Complete),
+// in the order of refs. Objects that cannot be read are Unknown, with the
+// reason as message; the error is for a failure that concerns them all
+// (no client).
 func (o *StatusOptions) objectStatuses(ctx context.Context, c *readClients, refs []release.ObjectRef) ([]releaseview.ObjectStatus, error) {
 	out := make([]releaseview.ObjectStatus, len(refs))
 	if len(refs) == 0 {
 		return out, nil
 	}
-	unknown := func(err error) ([]releaseview.ObjectStatus, error) {
+	m, err := apply.New(c.config)
+	if err != nil {
 		for i, ref := range refs {
 			out[i] = releaseview.ObjectStatusOf(ref, nil, err)
 		}
 		return out, err
 	}
-	mapper, err := o.configFlags.ToRESTMapper()
-	if err != nil {
-		return unknown(fmt.Errorf("discovery: %w", err))
+	observed, _ := m.Observe(ctx, refs, apply.ObserveOptions{
+		LabelSelector: apply.ReleaseSelector(o.Name, o.Namespace),
+		Concurrency:   statusConcurrency,
+	})
+	for i, obs := range observed {
+		out[i] = releaseview.ObjectStatus{ObjectRef: refs[i], Status: string(obs.Status.Status), Message: obs.Status.Message}
+		if obs.Missing() {
+			out[i].Status, out[i].Message = releaseview.StatusMissing, ""
+		}
 	}
-	dyn, err := dynamic.NewForConfig(c.config)
-	if err != nil {
-		return unknown(fmt.Errorf("dynamic client: %w", err))
-	}
-	sem := make(chan struct{}, statusConcurrency)
-	var wg sync.WaitGroup
-	for i, ref := range refs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			out[i] = objectStatus(ctx, mapper, dyn, ref)
-		})
-	}
-	wg.Wait()
 	return out, nil
-}
-
-// objectStatus reads one object and computes its status.
-func objectStatus(ctx context.Context, mapper meta.RESTMapper, dyn dynamic.Interface, ref release.ObjectRef) releaseview.ObjectStatus {
-	var versions []string
-	if ref.Version != "" {
-		versions = []string{ref.Version}
-	}
-	mapping, err := mapper.RESTMapping(schema.GroupKind{Group: ref.Group, Kind: ref.Kind}, versions...)
-	if err != nil {
-		return releaseview.ObjectStatusOf(ref, nil, fmt.Errorf("kind not served by the cluster: %w", err))
-	}
-	var client dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		client = dyn.Resource(mapping.Resource).Namespace(ref.Namespace)
-	}
-	obj, err := client.Get(ctx, ref.Name, metav1.GetOptions{})
-	return releaseview.ObjectStatusOf(ref, obj, err)
 }
