@@ -50,6 +50,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdHistory(flags, streams),
 		NewCmdGet(flags, streams),
 		NewCmdStatus(flags, streams),
+		NewCmdDrift(flags, streams),
+		NewCmdTest(flags, streams),
 		NewCmdDiff(flags, streams),
 		NewCmdWebhook(flags, streams),
 		NewCmdPush(streams),
