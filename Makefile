@@ -4,6 +4,7 @@
 #   make test    go test ./... then short fuzz runs of FUZZ_TARGETS
 #   make fuzz    only the fuzz runs
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR) (make helm3: Helm 3, the same way)
+#   make promtool   Prometheus's promtool and hack/promql-metrics, built once into $(CACHE_DIR), for the tests of manifests/monitoring
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
 #   make bench-webhook   chart-webhook latency (in process and through the API server) and memory (also run by make bench)
@@ -24,6 +25,10 @@ HELM_MODULE  := helm.sh/helm/v4
 # Helm 3, the oracle of import-helm and export-helm with the releases Helm 3 writes (client-side apply).
 HELM3_VERSION := v3.22.0
 HELM3_MODULE  := helm.sh/helm/v3
+# promtool (check/test rules of manifests/monitoring) and hack/promql-metrics (its PromQL parser), built from the
+# nested module hack/promql-metrics, whose go.mod must require this version (the build checks).
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL_MODULE  := github.com/prometheus/prometheus
 
 # ---------------------------------------------------------------------------
 # Knobs.
@@ -54,6 +59,9 @@ HELM_DIR     := $(CACHE_DIR)/helm-$(HELM_VERSION)
 HELM_BIN     := $(HELM_DIR)/helm
 HELM3_DIR    := $(CACHE_DIR)/helm-$(HELM3_VERSION)
 HELM3_BIN    := $(HELM3_DIR)/helm
+PROMTOOL_DIR := $(CACHE_DIR)/promtool-$(PROMTOOL_VERSION)
+PROMTOOL_BIN := $(PROMTOOL_DIR)/promtool
+PROMQL_METRICS_BIN := $(PROMTOOL_DIR)/promql-metrics
 
 # Tests compile as make build and hack/dist do (no cgo, -trimpath), so that the packages they share are compiled
 # once: otherwise a cold make test compiles the plugin's whole dependency graph twice, for the tests and for
@@ -72,7 +80,7 @@ WEBHOOK_MAIN := $(if $(filter-out %_test.go,$(wildcard cmd/webhook/*.go)),$(shel
 BINARIES     := $(BIN_DIR)/kubectl-chart $(if $(WEBHOOK_MAIN),$(BIN_DIR)/chart-webhook)
 
 .DEFAULT_GOAL := build
-.PHONY: build test unit fuzz helm helm3 bench lint clean demo FORCE
+.PHONY: build test unit fuzz helm helm3 promtool bench lint clean demo FORCE
 
 # ---------------------------------------------------------------------------
 # Build. Always handed to go build, whose cache knows better than make what is stale.
@@ -95,7 +103,7 @@ test: unit
 
 # Integration tests start a real control plane (internal/testcluster) from binaries that hack/k8s.mk builds
 # from the Go module proxy once per version set (cold: ~18 min; then nothing to do).
-unit: k8s-binaries helm helm3
+unit: k8s-binaries helm helm3 promtool
 unit: export KUBECTL_CHART_K8S_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT = 60s
@@ -104,7 +112,9 @@ unit:
 	if [ -n "$(KUBECTL_CHART_CORPUS)" ]; then export KUBECTL_CHART_CORPUS='$(KUBECTL_CHART_CORPUS)'; fi; \
 	if [ -z "$${HELM:-}" ] && [ -x '$(HELM_BIN)' ]; then export HELM='$(HELM_BIN)'; fi; \
 	if [ -z "$${HELM3:-}" ] && [ -x '$(HELM3_BIN)' ]; then export HELM3='$(HELM3_BIN)'; fi; \
-	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>} HELM3=$${HELM3:-<unset>}"; \
+	if [ -z "$${PROMTOOL:-}" ] && [ -x '$(PROMTOOL_BIN)' ]; then export PROMTOOL='$(PROMTOOL_BIN)'; fi; \
+	if [ -z "$${PROMQL_METRICS:-}" ] && [ -x '$(PROMQL_METRICS_BIN)' ]; then export PROMQL_METRICS='$(PROMQL_METRICS_BIN)'; fi; \
+	echo "KUBECTL_CHART_CORPUS=$${KUBECTL_CHART_CORPUS:-<unset>} HELM=$${HELM:-<unset>} HELM3=$${HELM3:-<unset>} PROMTOOL=$${PROMTOOL:-<unset>} PROMQL_METRICS=$${PROMQL_METRICS:-<unset>}"; \
 	echo '$(strip $(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip "^TestConformance$$" ./...)'; \
 	$(TEST_ENV) $(GO) test -count=1 -timeout=$(TEST_TIMEOUT) -skip '^TestConformance$$' ./...; \
 	echo '$(GO) test -count=1 -run "^TestConformance$$" ./pkg/render (Helm v4.3.1 goldens of ../shared/charts)'; \
@@ -136,6 +146,35 @@ helm3: $(HELM3_BIN)
 $(HELM3_BIN):
 	@mkdir -p '$(HELM3_DIR)'
 	CGO_ENABLED=0 GOBIN='$(HELM3_DIR)' $(GO) install -trimpath -ldflags "-s -w -X $(HELM3_MODULE)/internal/version.version=$(HELM3_VERSION) -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMajor=1 -X $(HELM3_MODULE)/pkg/chartutil.k8sVersionMinor=37" $(HELM3_MODULE)/cmd/helm@$(HELM3_VERSION)
+
+# ---------------------------------------------------------------------------
+# promtool and promql-metrics: built together from the nested module hack/promql-metrics (so that the project's
+# module does not depend on Prometheus), into a folder named after the version, and again only when the module's
+# go.mod, go.sum or main.go change (a pin named after their hash, as hack/*.mk do). Trimmed to what the tests use:
+# remove_all_sd drops Prometheus's optional service discoveries (cloud SDKs; promtool keeps file, http and kubernetes,
+# which it imports itself), -s -w the symbol tables. Cold, on 2 busy cores: see PROMTOOL_COLD below.
+# ---------------------------------------------------------------------------
+PROMTOOL_HACK_DIR := hack/promql-metrics
+PROMTOOL_TAGS     := remove_all_sd
+PROMTOOL_INPUTS   := $(PROMTOOL_HACK_DIR)/go.mod $(PROMTOOL_HACK_DIR)/go.sum $(PROMTOOL_HACK_DIR)/main.go
+PROMTOOL_PIN      := $(PROMTOOL_DIR)/.pins/inputs-$(shell cat $(PROMTOOL_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
+PROMTOOL_GOMOD_VERSION := $(shell awk '$$1 == "$(PROMTOOL_MODULE)" { print $$2 }' $(PROMTOOL_HACK_DIR)/go.mod)
+PROMTOOL_LDFLAGS  := -s -w -X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION:v%=%)
+
+promtool: $(PROMTOOL_BIN) $(PROMQL_METRICS_BIN)
+
+$(PROMTOOL_PIN):
+	@mkdir -p $(@D) && rm -f $(@D)/inputs-* && touch $@
+
+$(PROMTOOL_BIN) $(PROMQL_METRICS_BIN) &: $(PROMTOOL_PIN)
+	@if [ '$(PROMTOOL_GOMOD_VERSION)' != '$(PROMTOOL_VERSION)' ]; then \
+		echo "$(PROMTOOL_HACK_DIR)/go.mod requires $(PROMTOOL_MODULE) $(PROMTOOL_GOMOD_VERSION), the Makefile pins $(PROMTOOL_VERSION): make them equal (cd $(PROMTOOL_HACK_DIR) && go get $(PROMTOOL_MODULE)@$(PROMTOOL_VERSION) && go mod tidy)" >&2; \
+		exit 1; \
+	fi
+	@echo "promtool $(PROMTOOL_VERSION): building promtool and promql-metrics into $(PROMTOOL_DIR) (once)"
+	cd $(PROMTOOL_HACK_DIR) && CGO_ENABLED=0 nice -n 19 $(GO) build -trimpath -tags '$(PROMTOOL_TAGS)' -ldflags '$(PROMTOOL_LDFLAGS)' \
+		-o '$(PROMTOOL_DIR)/' $(PROMTOOL_MODULE)/cmd/promtool .
+	@touch $(PROMTOOL_BIN) $(PROMQL_METRICS_BIN)
 
 # ---------------------------------------------------------------------------
 # Render benchmark: whole processes, ours against Helm, over real charts.

@@ -132,7 +132,10 @@ const webhookInstallExample = `  # With cert-manager installed in the cluster
   chart-webhook --kubeconfig ~/.kube/config --cert-dir /tmp/chart-webhook --seal-key-file /tmp/chart-webhook/seal.key --host 127.0.0.1 --port 9443
 
   # The objects, for a GitOps repository (Secrets included with --self-signed)
-  kubectl chart webhook install --self-signed --dry-run=client -o yaml`
+  kubectl chart webhook install --self-signed --dry-run=client -o yaml
+
+  # With the Prometheus Operator: also a ServiceMonitor, alerts and a Grafana dashboard
+  kubectl chart webhook install --monitoring`
 
 // WebhookInstallOptions are the options of `kubectl chart webhook install`.
 type WebhookInstallOptions struct {
@@ -180,6 +183,7 @@ func NewCmdWebhookInstall(f *genericclioptions.ConfigFlags, streams genericioopt
 	fs.Lookup("dry-run").NoOptDefVal = "client"
 	fs.BoolVar(&i.ForceConflicts, "force-conflicts", false, "take fields that other field managers own")
 	fs.BoolVar(&i.Strict, "strict", false, "only users and ServiceAccounts bound to the ClusterRoles kubectl-chart-deployer (and kubectl-chart-unlocker, for --force-unlock) may deploy; without it, they are aggregated into admin and edit, so whoever may edit a namespace may deploy there")
+	fs.BoolVar(&i.Monitoring, "monitoring", false, "also apply manifests/monitoring: the Prometheus Operator's ServiceMonitor and PrometheusRule (skipped, with a message, when the cluster lacks their CRDs) and the Grafana dashboard's ConfigMap (docs/monitoring.md)")
 	fs.BoolVar(&i.Wait, "wait", i.Wait, "wait until the webhook is ready before registering its configurations (in-cluster modes)")
 	fs.DurationVar(&i.Timeout, "timeout", i.Timeout, "how long --wait waits")
 	fs.StringVarP(&o.Output, "output", "o", "", "print the objects instead of what changed: yaml or json")
@@ -254,6 +258,14 @@ func (o *WebhookInstallOptions) Run(ctx context.Context) error {
 		} else {
 			printChanges(o.Out, res.Changes, res.DryRun)
 		}
+	}
+	if res != nil && res.Monitoring != nil {
+		// With -o the objects own stdout.
+		w := o.Out
+		if o.Output != "" {
+			w = o.ErrOut
+		}
+		fmt.Fprintln(w, res.Monitoring.Message())
 	}
 	if err != nil {
 		return err

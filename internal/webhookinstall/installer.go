@@ -90,6 +90,11 @@ type InstallOptions struct {
 	// they are aggregated into the built-in admin and edit roles (an
 	// install without it puts back the labels a strict one removed).
 	Strict bool
+	// Monitoring also applies manifests/monitoring (in-cluster modes): a
+	// ServiceMonitor and a PrometheusRule, when the cluster has the
+	// Prometheus Operator's CRDs (else they are skipped, and the result
+	// says so), and the Grafana dashboard's ConfigMap.
+	Monitoring bool
 	// Wait, in the in-cluster modes, waits until the Deployment (and
 	// cert-manager's Certificates) are ready before registering the webhook
 	// configurations, and then for cainjector to fill their caBundles; for
@@ -130,6 +135,9 @@ func (o InstallOptions) Validate() error {
 		return fmt.Errorf(`invalid dry-run value %q: want "none", "client" or "server"`, o.DryRun)
 	}
 	if o.Mode == ModeLocal {
+		if o.Monitoring {
+			return errors.New("--monitoring is only for the in-cluster modes: Prometheus cannot scrape a webhook on this machine through a Service")
+		}
 		if o.CertDir == "" {
 			return errors.New("--local needs --cert-dir: the folder to write the serving certificate to")
 		}
@@ -188,6 +196,8 @@ type InstallResult struct {
 	SealKeyFile string
 	// Files are the files written (local mode; none in a dry run).
 	Files []string
+	// Monitoring is what --monitoring did (nil without it).
+	Monitoring *MonitoringResult
 }
 
 // CertificateInfo describes a certificate install made or kept.
@@ -267,6 +277,13 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 		res.URLs = []string{*plan.Mutating.Webhooks[0].ClientConfig.URL, *plan.Validating.Webhooks[0].ClientConfig.URL}
 	}
 	if o.DryRun == DryRunClient {
+		if o.Monitoring {
+			res.Monitoring = &MonitoringResult{Namespace: ns, Planned: true}
+			if res.Monitoring.MissingCRDs, err = in.MissingMonitoringCRDs(ctx); err != nil {
+				return res, err
+			}
+			res.Objects = append(res.Objects, in.manifests.MonitoringObjects(ns)...)
+		}
 		for _, obj := range res.Objects {
 			res.Changes = append(res.Changes, apply.Change{Ref: apply.RefOf(obj), Action: Planned, Object: obj})
 		}
@@ -307,6 +324,18 @@ func (in *Installer) Install(ctx context.Context, o InstallOptions) (*InstallRes
 	}
 	if o.Mode == ModeCertManager && o.Wait && o.DryRun == DryRunNone {
 		if err := in.waitCABundle(ctx, o.Timeout); err != nil {
+			return res, err
+		}
+	}
+	// Last: alerts on a webhook that is not registered yet would fire.
+	if o.Monitoring {
+		mon, changes, err := in.applyMonitoring(ctx, ns, opts)
+		res.Monitoring = mon
+		res.Changes = append(res.Changes, changes...)
+		if len(changes) > 0 {
+			res.Objects = append(res.Objects, in.manifests.MonitoringObjects(ns)...)
+		}
+		if err != nil {
 			return res, err
 		}
 	}

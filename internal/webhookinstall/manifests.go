@@ -54,10 +54,23 @@ type Manifests struct {
 	// Validating is the ValidatingWebhookConfiguration, which decides
 	// (also in Objects).
 	Validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	// Monitoring are the objects of manifests/monitoring (ServiceMonitor,
+	// PrometheusRule, the dashboard's ConfigMap), which install applies
+	// only with --monitoring (ReadMonitoring; LoadManifests sets them).
+	Monitoring []*unstructured.Unstructured
 }
 
-// LoadManifests reads the embedded manifests/.
-func LoadManifests() (*Manifests, error) { return ReadManifests(manifests.FS) }
+// LoadManifests reads the embedded manifests/ and manifests/monitoring.
+func LoadManifests() (*Manifests, error) {
+	m, err := ReadManifests(manifests.FS)
+	if err != nil {
+		return nil, err
+	}
+	if m.Monitoring, err = loadMonitoring(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // ReadManifests reads kustomization.yaml and its resources from fsys.
 func ReadManifests(fsys fs.FS) (*Manifests, error) {

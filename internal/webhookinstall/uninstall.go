@@ -52,7 +52,9 @@ type UninstallResult struct {
 // that nothing calls a webhook being removed; then the ClusterRoles
 // kubectl-chart-deployer and kubectl-chart-unlocker (local mode) or, for
 // the in-cluster modes (or when no configuration says the mode), every
-// object install creates: the Deployment and the rest of manifests/,
+// object install creates: the monitoring objects of install --monitoring
+// first (if they carry the manifests' labels), so that no alert fires on
+// the webhook going away, then the Deployment and the rest of manifests/,
 // cert-manager's Issuers and Certificates, the Secrets (the certificates
 // install or cert-manager wrote, the seal key the webhook wrote), and last
 // the namespace, if install created it and nothing else lives in it.
@@ -118,8 +120,10 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 		refs = append(refs, ref)
 	}
 	// The reverse of the install order: the Deployment before what it
-	// uses, RBAC and the ServiceAccount last.
+	// uses, RBAC and the ServiceAccount last; the monitoring objects first.
 	slices.Reverse(refs)
+	monitoring := in.manifests.monitoringRefs(ns)
+	refs = append(monitoring, refs...)
 	for _, name := range secretNames {
 		refs = append(refs, release.ObjectRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: name})
 	}
@@ -134,6 +138,9 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 		var check func(*metav1.PartialObjectMetadata) bool
 		if ref.Kind == "Secret" {
 			check = ourSecret
+		}
+		if slices.Contains(monitoring, ref) {
+			check = ourObject
 		}
 		if err := in.deleteOne(ctx, ref, check, o.DryRun, res); err != nil {
 			errs = append(errs, err)
@@ -238,6 +245,9 @@ func (in *Installer) deleteNamespace(ctx context.Context, ref release.ObjectRef,
 	}
 	for _, name := range secretNames {
 		ours["Secret/"+name] = true
+	}
+	for _, obj := range in.manifests.MonitoringObjects(ref.Name) {
+		ours[obj.GetKind()+"/"+obj.GetName()] = true
 	}
 	others, err := in.foreignObjects(ctx, ref.Name, ours)
 	if err != nil {
