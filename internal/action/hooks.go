@@ -41,6 +41,13 @@ type hookOptions struct {
 	Concurrency int
 	// Poll is the status polling interval (default 250ms).
 	Poll time.Duration
+	// Unlabelled applies the hooks without the release's ownership labels,
+	// as objects of no release (test hooks: like Helm's, they are not part
+	// of the release, and a test run writes no revision record).
+	Unlabelled bool
+	// DeferCleanup leaves the hook-succeeded and hook-failed deletions to
+	// the caller (test: after the pods' logs are read).
+	DeferCleanup bool
 }
 
 // hooksOf converts rendered hooks for the revision record.
@@ -121,7 +128,11 @@ func (c *Config) runHooks(ctx context.Context, rev *release.Revision, event stri
 		if len(refs) > 0 {
 			run.Ref = refs[0]
 		}
-		if _, err := c.Applier.Apply(ctx, objs, apply.Options{Release: o.Release, ReleaseNamespace: o.Namespace, Force: true, TakeOwnership: true, Concurrency: o.Concurrency}); err != nil {
+		ao := apply.Options{Release: o.Release, ReleaseNamespace: o.Namespace, Force: true, TakeOwnership: true, Concurrency: o.Concurrency}
+		if o.Unlabelled {
+			ao.Release, ao.ReleaseNamespace = "", ""
+		}
+		if _, err := c.Applier.Apply(ctx, objs, ao); err != nil {
 			run.Status, run.Message, run.Done = "Failed", err.Error(), c.now()
 			runs = append(runs, run)
 			return runs, &HookError{Hook: h.Name, Event: event, Ref: run.Ref, Reason: err.Error()}
@@ -136,7 +147,7 @@ func (c *Config) runHooks(ctx context.Context, rev *release.Revision, event stri
 		if waitErr != nil {
 			run.Status, run.Message = "Failed", waitErr.Error()
 			runs = append(runs, run)
-			if slices.Contains(policies, policyFailed) {
+			if slices.Contains(policies, policyFailed) && !o.DeferCleanup {
 				_, _ = c.Applier.Delete(context.WithoutCancel(ctx), refs, apply.DeleteOptions{IgnoreKeep: true})
 			}
 			return runs, &HookError{Hook: h.Name, Event: event, Ref: run.Ref, Reason: waitErr.Error()}
@@ -147,6 +158,9 @@ func (c *Config) runHooks(ctx context.Context, rev *release.Revision, event stri
 		doneRefs = append(doneRefs, refs)
 	}
 	// Helm deletes succeeded hooks once all of the event have run.
+	if o.DeferCleanup {
+		return runs, nil
+	}
 	var errs []error
 	for i, h := range done {
 		if slices.Contains(h.DeletePolicies, policySucceeded) {

@@ -12,16 +12,26 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/internal/releaseview"
 )
 
-const historyLong = `Print the revisions of a release, oldest first, as helm history does:
+const historyLong = `Print the revisions of a release, oldest first, as helm history does, with
+what kubectl chart adds after Helm's columns:
 
     $ kubectl chart history web
-    REVISION  UPDATED                   STATUS      CHART      APP VERSION  APPLIED BY  DESCRIPTION
-    1         Mon Oct  5 10:15:13 2026  superseded  web-0.1.0  1.0          alice       Install complete
-    2         Mon Oct  5 10:16:02 2026  deployed    web-0.1.1  1.0          bob         Upgrade complete
+    REVISION  UPDATED                   STATUS      CHART      APP VERSION  DESCRIPTION       DURATION  APPLIED BY
+    1         Mon Oct  5 10:15:13 2026  superseded  web-0.1.0  1.0          Install complete  -         alice
+    2         Mon Oct  5 10:16:02 2026  deployed    web-0.1.1  1.0          Upgrade complete  12s       bob
+
+DURATION is how long the revision's operation took, from its start to the
+status it ended with (deployed or failed); "-" while it runs, and once a
+later operation moved it on (superseded, uninstalled): the record keeps the
+time of its last status move only.
 
 APPLIED BY is the user the API server authenticated for the write of the
 revision, as the ownership webhook (chart-webhook) stamps it; "-" when the
 webhook is not installed.
+
+A SOURCE column (where each revision's chart came from) comes last when a
+revision recorded one. With -o json|yaml the rows carry duration and
+applied_by (absent when unknown).
 
 At most --max revisions are printed (the latest ones; 256 by default).`
 

@@ -30,8 +30,12 @@ const statusLong = `Show the status of a release:
   without it nothing blocks writes from other tools to what the release owns;
 - every object the release owns, with its live status as kstatus computes it
   (Current, InProgress, Failed, Terminating, Unknown), or "missing";
+- the last operations: the newest 5 revisions' operation, outcome, duration
+  and start;
 - the last writes the webhook blocked or let through by break-glass (Events on
   the release head);
+- the last test run (kubectl chart test) of the revision, or of the deployed
+  one: each test's start, completion and phase (TEST SUITE, as Helm's);
 - the chart's notes.
 
 With --revision, the facts and objects of that revision are shown; the objects'
@@ -152,6 +156,11 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		}
 		view.Events = releaseview.OwnershipEvents(list.Items, releaseview.MaxOwnershipEvents)
 	})
+	var hist []*release.Revision
+	var histErr error
+	wg.Go(func() {
+		hist, histErr = c.store.History(ctx, o.Namespace, o.Name)
+	})
 	var helmRecords []*helmrelease.Record
 	wg.Go(func() {
 		// Left behind by import-helm (without --delete-helm-records): Helm
@@ -160,7 +169,8 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		helmRecords, _ = helmrelease.Read(ctx, c.clientset, o.Namespace, o.Name)
 	})
 	wg.Wait()
-	for _, err := range []error{objErr, eventsErr} {
+	view.SetHistory(hist, releaseview.MaxLastOperations, head.Deployed, o.Revision > 0)
+	for _, err := range []error{objErr, eventsErr, histErr} {
 		if err != nil {
 			fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
 		}

@@ -14,7 +14,7 @@ import (
 const DefaultHistoryMax = 256
 
 // HistoryRow is one revision as history shows it, with the JSON field names
-// of helm history plus applied_by.
+// of helm history plus duration, applied_by, source and digest.
 type HistoryRow struct {
 	Revision    int       `json:"revision"`
 	Updated     time.Time `json:"updated,omitzero"`
@@ -22,6 +22,9 @@ type HistoryRow struct {
 	Chart       string    `json:"chart"`
 	AppVersion  string    `json:"app_version"`
 	Description string    `json:"description"`
+	// Duration is how long the revision's operation took (Duration), as
+	// FormatDuration writes it; empty when the record does not tell.
+	Duration string `json:"duration,omitempty"`
 	// AppliedBy is the user the webhook stamped on the record (the
 	// kubectl-chart.io/applied-by annotation); empty without the webhook.
 	AppliedBy string `json:"applied_by,omitempty"`
@@ -53,6 +56,7 @@ func History(revs []*release.Revision, n int) []HistoryRow {
 			Chart:       ChartName(r),
 			AppVersion:  r.Chart.AppVersion,
 			Description: r.Description,
+			Duration:    FormatDuration(Duration(r)),
 			AppliedBy:   r.AppliedBy,
 			Source:      SourceOf(r),
 			Digest:      r.Chart.Digest,
@@ -61,27 +65,68 @@ func History(revs []*release.Revision, n int) []HistoryRow {
 	return rows
 }
 
-// HistoryTable is helm history's table, with APPLIED BY before DESCRIPTION
-// ("-" when the webhook stamped nothing); times in loc (nil: UTC) as
+// HistoryTable is helm history's table, Helm's columns first and in Helm's
+// order, then what kubectl chart adds: DURATION (how long the revision's
+// operation took, "-" when the record does not tell) and APPLIED BY ("-"
+// when the webhook stamped nothing); times in loc (nil: UTC) as
 // time.ANSIC.
 //
-// A SOURCE column (where each revision's chart came from) comes after APP
-// VERSION when any revision recorded one.
+// A SOURCE column (where each revision's chart came from) comes last when
+// any revision recorded one.
 func HistoryTable(rows []HistoryRow, loc *time.Location) string {
 	withSource := slices.ContainsFunc(rows, func(r HistoryRow) bool { return r.Source != "" })
-	head := []string{"REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "APPLIED BY", "DESCRIPTION"}
+	head := []string{"REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION", "DURATION", "APPLIED BY"}
 	if withSource {
-		head = slices.Insert(head, 5, "SOURCE")
+		head = append(head, "SOURCE")
 	}
 	t := [][]string{head}
 	for _, r := range rows {
-		row := []string{strconv.Itoa(r.Revision), r.Updated.In(location(loc)).Format(time.ANSIC), r.Status, r.Chart, r.AppVersion, dash(r.AppliedBy), r.Description}
+		row := []string{strconv.Itoa(r.Revision), r.Updated.In(location(loc)).Format(time.ANSIC), r.Status, r.Chart, r.AppVersion, r.Description,
+			dash(r.Duration), dash(r.AppliedBy)}
 		if withSource {
-			row = slices.Insert(row, 5, dash(r.Source))
+			row = append(row, dash(r.Source))
 		}
 		t = append(t, row)
 	}
 	return Table(t)
+}
+
+// Duration is how long a revision's operation took: from its record's
+// Started to the status move that ended it (Updated), when its status is
+// the one the operation ended with (deployed or failed). It is -1 when the
+// record does not tell: while the operation is pending (or was
+// interrupted), and once a later operation moved the status on
+// (superseded, uninstalled): the record keeps the time of its last move
+// only.
+func Duration(r *release.Revision) time.Duration {
+	if r == nil || r.Started.IsZero() || r.Updated.IsZero() {
+		return -1
+	}
+	switch r.Status {
+	case release.StatusDeployed, release.StatusFailed:
+	default:
+		return -1
+	}
+	d := r.Updated.Sub(r.Started)
+	if d < 0 {
+		return -1
+	}
+	return d
+}
+
+// FormatDuration writes a duration for history and status: "" for a
+// negative one (unknown), else rounded to the second from 10s, to 10ms
+// below ("850ms", "3.42s", "1m5s").
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return ""
+	case d >= 10*time.Second:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func dash(s string) string {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // WebhookConfigurationName is the name of the MutatingWebhookConfiguration
@@ -23,6 +25,10 @@ const WebhookConfigurationName = "chart-webhook"
 // MaxOwnershipEvents is how many of the last blocked or break-glass writes
 // status shows.
 const MaxOwnershipEvents = 5
+
+// MaxLastOperations is how many of the newest revisions status shows in
+// LAST OPERATIONS.
+const MaxLastOperations = 5
 
 // Event reasons status shows: the webhook records denials with a reason
 // starting with Blocked, break-glass writes with one starting with
@@ -59,7 +65,56 @@ type StatusView struct {
 	Resources []ObjectStatus `json:"resources"`
 	// Events are the last blocked or break-glass writes, oldest first.
 	Events []OwnershipEvent `json:"events,omitempty"`
-	Notes  string           `json:"notes,omitempty"`
+	// LastOperations are the operations of the newest revisions, newest
+	// first (SetHistory).
+	LastOperations []OperationView `json:"lastOperations,omitempty"`
+	// TestSuite is the last test run (kubectl chart test) of the revision
+	// shown, or, when that is not the deployed one and no revision was
+	// asked for, of the deployed one (TestedRevision says which); nil when
+	// never tested.
+	TestSuite      *wire.TestResult `json:"testSuite,omitempty"`
+	TestedRevision int              `json:"testedRevision,omitempty"`
+	Notes          string           `json:"notes,omitempty"`
+}
+
+// OperationView is the operation of one revision, as status lists it.
+type OperationView struct {
+	Revision  int    `json:"revision"`
+	Operation string `json:"operation"`
+	// Status is the revision's status: the operation's outcome (deployed,
+	// failed, pending-* while it runs), or what became of it since.
+	Status  release.Status `json:"status"`
+	Started time.Time      `json:"started,omitzero"`
+	// Duration is how long the operation took (FormatDuration of
+	// Duration), empty when the record does not tell.
+	Duration string `json:"duration,omitempty"`
+}
+
+// SetHistory fills LastOperations from a release's revisions (any order):
+// the newest n (all when n ≤ 0), newest first. Without a revision asked
+// for (revisionAsked false), when the revision shown is not the deployed
+// one, TestSuite is the deployed revision's.
+func (s *StatusView) SetHistory(revs []*release.Revision, n int, deployed int, revisionAsked bool) {
+	sorted := slices.Clone(revs)
+	sorted = slices.DeleteFunc(sorted, func(r *release.Revision) bool { return r == nil })
+	slices.SortFunc(sorted, func(a, b *release.Revision) int { return cmp.Compare(b.Revision, a.Revision) })
+	if !revisionAsked && s.TestSuite == nil && deployed > 0 && deployed != s.Revision {
+		for _, r := range sorted {
+			if r.Revision == deployed && r.Test != nil {
+				s.TestSuite, s.TestedRevision = r.Test, r.Revision
+			}
+		}
+	}
+	if n > 0 && len(sorted) > n {
+		sorted = sorted[:n]
+	}
+	s.LastOperations = make([]OperationView, 0, len(sorted))
+	for _, r := range sorted {
+		s.LastOperations = append(s.LastOperations, OperationView{
+			Revision: r.Revision, Operation: r.Operation, Status: r.Status,
+			Started: DeployedAt(r), Duration: FormatDuration(Duration(r)),
+		})
+	}
 }
 
 // LockView is the lock of a release as status shows it.
@@ -101,6 +156,9 @@ func NewStatusView(h *release.Head, r *release.Revision, now time.Time) *StatusV
 		s.Source, s.Digest = SourceOf(r), r.Chart.Digest
 		s.AppliedBy = r.AppliedBy
 		s.Notes = r.Notes
+		if r.Test != nil {
+			s.TestSuite, s.TestedRevision = r.Test, r.Revision
+		}
 	}
 	if l := h.Lock; l != nil {
 		s.Lock = &LockView{
@@ -280,6 +338,17 @@ func (s *StatusView) Text(loc *time.Location) string {
 		}
 	}
 	fmt.Fprintf(&b, "WEBHOOK: %s\n", s.Webhook.Message)
+	if len(s.LastOperations) > 0 {
+		rows := [][]string{{"REVISION", "OPERATION", "STATUS", "DURATION", "STARTED"}}
+		for _, op := range s.LastOperations {
+			started := "-"
+			if !op.Started.IsZero() {
+				started = ansic(op.Started)
+			}
+			rows = append(rows, []string{strconv.Itoa(op.Revision), dash(op.Operation), string(op.Status), dash(op.Duration), started})
+		}
+		fmt.Fprintf(&b, "LAST OPERATIONS:\n%s", Table(rows))
+	}
 	if len(s.Resources) > 0 {
 		rows := [][]string{{"KIND", "NAMESPACE", "NAME", "STATUS", "MESSAGE"}}
 		for _, o := range s.Resources {
@@ -306,8 +375,57 @@ func (s *StatusView) Text(loc *time.Location) string {
 		}
 		b.WriteString("\n")
 	}
+	if s.TestSuite != nil && s.TestedRevision != 0 && s.TestedRevision != s.Revision {
+		fmt.Fprintf(&b, "TESTED REVISION: %d (deployed)\n", s.TestedRevision)
+	}
+	b.WriteString(TestSuiteText(s.TestSuite, loc))
 	if s.Notes != "" {
 		fmt.Fprintf(&b, "NOTES:\n%s\n", strings.TrimSpace(s.Notes))
+	}
+	return b.String()
+}
+
+// TestSuiteText is helm status's TEST SUITE block: for each test that ran,
+// its name, when it last started and completed, and its phase, in Helm's
+// words and layout; "TEST SUITE: None" when none ran. Times in loc (nil:
+// UTC) as time.ANSIC.
+func TestSuiteText(t *wire.TestResult, loc *time.Location) string {
+	var b strings.Builder
+	n := 0
+	if t != nil {
+		for _, h := range t.Hooks {
+			if h.Started.IsZero() {
+				continue // Helm shows only the hooks that started
+			}
+			n++
+			fmt.Fprintf(&b, "TEST SUITE:     %s\nLast Started:   %s\nLast Completed: %s\nPhase:          %s\n",
+				h.Name, h.Started.In(location(loc)).Format(time.ANSIC), h.Completed.In(location(loc)).Format(time.ANSIC), h.Phase)
+		}
+	}
+	if n == 0 {
+		return "TEST SUITE: None\n"
+	}
+	return b.String()
+}
+
+// TestText is helm test's output: the release's NAME, LAST DEPLOYED,
+// NAMESPACE, STATUS, REVISION and DESCRIPTION, the TEST SUITE of the
+// revision tested, and its NOTES, as helm test prints them (helm status's
+// layout without the resources). Times in loc (nil: UTC).
+func TestText(r *release.Revision, loc *time.Location) string {
+	loc = location(loc)
+	var b strings.Builder
+	fmt.Fprintf(&b, "NAME: %s\n", r.Name)
+	if t := DeployedAt(r); !t.IsZero() {
+		fmt.Fprintf(&b, "LAST DEPLOYED: %s\n", t.In(loc).Format(time.ANSIC))
+	}
+	fmt.Fprintf(&b, "NAMESPACE: %s\n", r.Namespace)
+	fmt.Fprintf(&b, "STATUS: %s\n", r.Status)
+	fmt.Fprintf(&b, "REVISION: %d\n", r.Revision)
+	fmt.Fprintf(&b, "DESCRIPTION: %s\n", r.Description)
+	b.WriteString(TestSuiteText(r.Test, loc))
+	if r.Notes != "" {
+		fmt.Fprintf(&b, "NOTES:\n%s\n", strings.TrimSpace(r.Notes))
 	}
 	return b.String()
 }
