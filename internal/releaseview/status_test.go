@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 func object(t *testing.T, y string) *unstructured.Unstructured {
@@ -163,6 +164,13 @@ func TestStatusText(t *testing.T) {
 		{ObjectRef: release.ObjectRef{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "web"}, Status: StatusMissing},
 	}
 	s.Events = []OwnershipEvent{{Time: t0, Reason: "Blocked", Message: "user alice changed spec.replicas via kubectl-edit", Count: 3}}
+	tested := &wire.TestResult{Phase: wire.TestFailed, Started: t0.Add(-time.Hour), Completed: t0.Add(-time.Hour + time.Minute), Hooks: []wire.TestHook{
+		{Name: "web-test-db", Kind: "Job", Phase: wire.TestSucceeded, Started: t0.Add(-time.Hour), Completed: t0.Add(-time.Hour + 30*time.Second)},
+		{Name: "web-test-http", Kind: "Pod", Phase: wire.TestFailed, Started: t0.Add(-time.Hour + 30*time.Second), Completed: t0.Add(-time.Hour + time.Minute), Message: "pod failed"},
+	}}
+	deployed := &release.Revision{Revision: 1, Status: release.StatusDeployed, Operation: "install",
+		Started: t0.Add(-2 * time.Hour), Updated: t0.Add(-2*time.Hour + 42*time.Second), Test: tested}
+	s.SetHistory([]*release.Revision{deployed, rev}, MaxLastOperations, head.Deployed, false)
 	want := `NAME: web
 LAST DEPLOYED: Wed Mar  4 05:06:07 2026
 NAMESPACE: ns
@@ -173,6 +181,10 @@ APPLIED BY: -
 DESCRIPTION: Upgrade in progress
 LOCK: held by bob@laptop (pid 7) (user bob) running upgrade since Wed Mar  4 05:06:07 2026; expires at Wed Mar  4 05:08:07 2026 unless renewed (--force-unlock takes it now)
 WEBHOOK: not installed: nothing blocks writes from other tools
+LAST OPERATIONS:
+REVISION	OPERATION	STATUS         	DURATION	STARTED                 
+2       	-        	pending-upgrade	-       	Wed Mar  4 05:06:07 2026
+1       	install  	deployed       	42s     	Wed Mar  4 03:06:07 2026
 RESOURCES:
 KIND                                 	NAMESPACE	NAME	STATUS 	MESSAGE                             
 Deployment.apps                      	ns       	web 	Current	Deployment is available. Replicas: 1
@@ -181,6 +193,15 @@ ClusterRole.rbac.authorization.k8s.io	-        	web 	missing
 BLOCKED AND BREAK-GLASS WRITES:
   Wed Mar  4 05:06:07 2026  Blocked (x3): user alice changed spec.replicas via kubectl-edit
 
+TESTED REVISION: 1 (deployed)
+TEST SUITE:     web-test-db
+Last Started:   Wed Mar  4 04:06:07 2026
+Last Completed: Wed Mar  4 04:06:37 2026
+Phase:          Succeeded
+TEST SUITE:     web-test-http
+Last Started:   Wed Mar  4 04:06:37 2026
+Last Completed: Wed Mar  4 04:07:07 2026
+Phase:          Failed
 NOTES:
 Visit http://web
 `
@@ -197,5 +218,75 @@ Visit http://web
 	}
 	if diff := cmp.Diff(wantExpired, expired); diff != "" {
 		t.Errorf("NewStatusView without a revision (-want +got):\n%s", diff)
+	}
+}
+
+// TestTestText: helm test's output, laid out as Helm v4.3.1's status
+// printer writes it (pkg/cmd/status.go: NAME … DESCRIPTION, one TEST SUITE
+// block per hook that started, NOTES). Written from Helm's format strings,
+// not from a Helm run (the cluster comparison is in internal/cmd).
+func TestTestText(t *testing.T) {
+	r := &release.Revision{Name: "web", Namespace: "ns", Revision: 3, Status: release.StatusDeployed, Started: t0,
+		Description: "Upgrade complete", Notes: "Visit http://web\n"}
+	wantNone := `NAME: web
+LAST DEPLOYED: Wed Mar  4 05:06:07 2026
+NAMESPACE: ns
+STATUS: deployed
+REVISION: 3
+DESCRIPTION: Upgrade complete
+TEST SUITE: None
+NOTES:
+Visit http://web
+`
+	if diff := cmp.Diff(wantNone, TestText(r, time.UTC)); diff != "" {
+		t.Errorf("TestText without a run (-want +got):\n%s", diff)
+	}
+	r.Notes = ""
+	r.Test = &wire.TestResult{Phase: wire.TestSucceeded, Hooks: []wire.TestHook{
+		{Name: "never-started", Phase: wire.TestSucceeded},
+		{Name: "web-test", Kind: "Pod", Phase: wire.TestSucceeded, Started: t0, Completed: t0.Add(2 * time.Second)},
+	}}
+	want := `NAME: web
+LAST DEPLOYED: Wed Mar  4 05:06:07 2026
+NAMESPACE: ns
+STATUS: deployed
+REVISION: 3
+DESCRIPTION: Upgrade complete
+TEST SUITE:     web-test
+Last Started:   Wed Mar  4 05:06:07 2026
+Last Completed: Wed Mar  4 05:06:09 2026
+Phase:          Succeeded
+`
+	if diff := cmp.Diff(want, TestText(r, time.UTC)); diff != "" {
+		t.Errorf("TestText (-want +got):\n%s", diff)
+	}
+}
+
+func TestSetHistory(t *testing.T) {
+	var revs []*release.Revision
+	for n := 1; n <= 7; n++ {
+		revs = append(revs, &release.Revision{Revision: n, Status: release.StatusSuperseded, Operation: "upgrade", Started: t0.Add(time.Duration(n) * time.Minute)})
+	}
+	revs[6].Status, revs[6].Updated = release.StatusDeployed, revs[6].Started.Add(5*time.Second)
+	revs[5].Test = &wire.TestResult{Phase: wire.TestSucceeded}
+	s := &StatusView{Revision: 7}
+	s.SetHistory(revs, MaxLastOperations, 7, false)
+	var got []int
+	for _, op := range s.LastOperations {
+		got = append(got, op.Revision)
+	}
+	if diff := cmp.Diff([]int{7, 6, 5, 4, 3}, got); diff != "" {
+		t.Errorf("LastOperations (-want +got):\n%s", diff)
+	}
+	if s.LastOperations[0].Duration != "5s" || s.LastOperations[1].Duration != "" {
+		t.Errorf("durations %q, %q; want 5s, and none for a superseded revision", s.LastOperations[0].Duration, s.LastOperations[1].Duration)
+	}
+	if s.TestSuite != nil {
+		t.Errorf("TestSuite %+v: the shown revision is the deployed one and was never tested", s.TestSuite)
+	}
+	asked := &StatusView{Revision: 6}
+	asked.SetHistory(revs, 0, 7, true)
+	if len(asked.LastOperations) != 7 || asked.TestSuite != nil {
+		t.Errorf("--revision 6: %d operations, suite %+v; want all 7, and the suite NewStatusView set (none here)", len(asked.LastOperations), asked.TestSuite)
 	}
 }
