@@ -7,6 +7,7 @@
 #   make promtool   Prometheus's promtool and hack/promql-metrics, built once into $(CACHE_DIR), for the tests of manifests/monitoring
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
 #   make bench-release   install/upgrade speed and record size of a 500-object release, ours against Helm (also run by make bench)
+#   make bench-drift     kubectl chart drift -A against kubectl diff of 100 releases of 50 objects (also run by make bench)
 #   make bench-webhook   chart-webhook latency (in process and through the API server) and memory (also run by make bench)
 #   make dist VERSION=vX.Y.Z   release archives, sums and the krew manifest (hack/dist.mk)
 #   make test-dist   test/krew over the archives of every platform (make test: this platform only)
@@ -186,6 +187,7 @@ bench: build helm
 	$(GO) run ./hack/bench -ours '$(BIN_DIR)/kubectl-chart' -helm '$(HELM_BIN)' \
 		$(if $(KUBECTL_CHART_CORPUS),-corpus '$(KUBECTL_CHART_CORPUS)') $(BENCH_FLAGS)
 	@$(MAKE) --no-print-directory bench-release
+	@$(MAKE) --no-print-directory bench-drift
 
 # Release benchmark: install, changed upgrade and no-op upgrade of a generated 500-object chart with bin/kubectl-chart
 # and the Helm oracle on the test control plane, and the bytes of one revision record (hack/bench-release).
@@ -196,6 +198,14 @@ BENCH_RELEASE_FLAGS ?=
 bench-release: build helm k8s-binaries
 	KUBECTL_CHART_K8S_ASSETS='$(K8S_ASSETS)' $(GO) run ./hack/bench-release -ours '$(BIN_DIR)/kubectl-chart' \
 		-helm '$(HELM_BIN)' $(BENCH_RELEASE_FLAGS)
+
+# Drift benchmark: kubectl chart drift -A against kubectl diff --server-side of the same manifests, 100 releases of
+# 50 objects on the test control plane (hack/bench-drift). Extra flags, e.g. BENCH_DRIFT_FLAGS='-runs 5'.
+BENCH_DRIFT_FLAGS ?=
+
+.PHONY: bench-drift
+bench-drift: build k8s-binaries
+	KUBECTL_CHART_K8S_ASSETS='$(K8S_ASSETS)' $(GO) run ./hack/bench-drift -ours '$(BIN_DIR)/kubectl-chart' $(BENCH_DRIFT_FLAGS)
 
 # ---------------------------------------------------------------------------
 # The demo: local control plane, then install/upgrade/status/history/rollback of testdata/charts/demo-app.
