@@ -21,6 +21,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -212,13 +213,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func asExit(err error, target **exec.ExitError) bool {
-	ee, ok := err.(*exec.ExitError)
-	if ok {
-		*target = ee
-	}
-	return ok
-}
+func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }
 
 func releaseName(i int) string  { return fmt.Sprintf("r%03d", i) }
 func namespace(i, n int) string { return fmt.Sprintf("drift-%02d", i%n) }
