@@ -172,13 +172,12 @@ func (c *Config) recoverStale(ctx context.Context, h *release.Head) error {
 	}
 	for _, r := range hist {
 		if r.Revision > h.Revision {
-			h.Revision = r.Revision
-			h.Record = r.Seal
+			h.SetRevision(r)
 			h.Inventory = union(h.Inventory, r.Inventory)
 		}
 		if r.Status.IsPending() {
 			desc := fmt.Sprintf("Interrupted: the %s stopped before it finished (found by the next operation)", r.Operation)
-			if err := c.Store.SetOutcome(ctx, h.Namespace, h.Name, r.Revision, release.StatusFailed, desc); err != nil {
+			if err := c.Store.SetOutcome(ctx, h.Namespace, h.Name, r.Revision, release.Outcome{Status: release.StatusFailed, Description: desc}); err != nil {
 				return fmt.Errorf("marking interrupted revision %d failed: %w", r.Revision, err)
 			}
 			r.Status, r.Description = release.StatusFailed, desc

@@ -213,9 +213,8 @@ func (c *Config) exportLocked(ctx context.Context, o ExportHelmOptions, head *re
 	}
 	res.Revision = export.Revision
 	if export.Status.IsPending() {
-		head.Revision = export.Revision
+		head.SetRevision(export)
 		head.Status = export.Status
-		head.Record = export.Seal
 		head.Inventory = union(head.Inventory, deployed.Inventory)
 		if err := c.Store.UpdateHead(ctx, head); err != nil {
 			return fmt.Errorf("updating release head: %w", err)

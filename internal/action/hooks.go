@@ -74,6 +74,16 @@ type HookError struct {
 	Reason string
 }
 
+// failedHook is the event of the hook that err says failed, if any
+// (release.Outcome.FailedHook).
+func failedHook(err error) string {
+	var he *HookError
+	if errors.As(err, &he) {
+		return he.Event
+	}
+	return ""
+}
+
 func (e *HookError) Error() string {
 	return fmt.Sprintf("%s hook %s (%s) failed: %s", e.Event, e.Hook, e.Ref, e.Reason)
 }

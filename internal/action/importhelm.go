@@ -278,9 +278,8 @@ func (c *Config) importLocked(ctx context.Context, o ImportHelmOptions, head *re
 		return err
 	}
 	if deployed.Status.IsPending() {
-		head.Revision = deployed.Revision
+		head.SetRevision(deployed)
 		head.Status = deployed.Status
-		head.Record = deployed.Seal
 		head.Inventory = union(head.Inventory, deployed.Inventory)
 		if err := c.Store.UpdateHead(ctx, head); err != nil {
 			return fmt.Errorf("updating release head: %w", err)
@@ -321,7 +320,9 @@ func (c *Config) importLocked(ctx context.Context, o ImportHelmOptions, head *re
 			return err
 		}
 	}
-	head.Revision = slices.MaxFunc(res.Revisions, func(a, b *release.Revision) int { return a.Revision - b.Revision }).Revision
+	last := slices.MaxFunc(res.Revisions, func(a, b *release.Revision) int { return a.Revision - b.Revision })
+	head.Revision = last.Revision
+	head.Chart = &release.ChartRef{Name: last.Chart.Name, Version: last.Chart.Version, AppVersion: last.Chart.AppVersion}
 	head.Deployed = deployed.Revision
 	head.Status = release.StatusDeployed
 	head.Inventory = deployed.Inventory

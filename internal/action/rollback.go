@@ -130,9 +130,8 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 		return res, fmt.Errorf("recording revision %d: %w", rev.Revision, err)
 	}
 	owned := head.Inventory
-	head.Revision = rev.Revision
+	head.SetRevision(rev)
 	head.Status = rev.Status
-	head.Record = rev.Seal
 	head.Inventory = union(head.Inventory, rev.Inventory)
 	if err := c.Store.UpdateHead(ctx, head); err != nil {
 		return res, fmt.Errorf("updating release head: %w", err)

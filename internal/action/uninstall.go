@@ -113,7 +113,7 @@ func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *
 	ctx = context.WithoutCancel(ctx)
 	if o.KeepHistory {
 		if current != nil {
-			if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, current.Revision, release.StatusUninstalled, describe(o.Description, "Uninstallation complete")); err != nil {
+			if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, current.Revision, release.Outcome{Status: release.StatusUninstalled, Description: describe(o.Description, "Uninstallation complete")}); err != nil {
 				return res, err
 			}
 		}

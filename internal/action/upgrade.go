@@ -388,9 +388,8 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 		return res, fmt.Errorf("recording revision %d: %w", revision, err)
 	}
 	owned := head.Inventory
-	head.Revision = revision
+	head.SetRevision(rev)
 	head.Status = rev.Status
-	head.Record = rev.Seal
 	head.Inventory = union(head.Inventory, rev.Inventory)
 	if err := c.Store.UpdateHead(ctx, head); err != nil {
 		return res, fmt.Errorf("updating release head: %w", err)
@@ -477,7 +476,7 @@ func (c *Config) finish(ctx context.Context, o UpgradeOptions, head *release.Hea
 	if len(taken) > 0 {
 		outcome = rev.Description + "; " + apply.TakeoverSummary(taken)
 	}
-	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.StatusDeployed, outcome); err != nil {
+	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.Outcome{Status: release.StatusDeployed, Description: outcome}); err != nil {
 		return fmt.Errorf("recording revision %d deployed: %w", rev.Revision, err)
 	}
 	rev.Status = release.StatusDeployed
@@ -537,7 +536,7 @@ func (c *Config) fail(ctx context.Context, head *release.Head, rev *release.Revi
 	var errs []error
 	errs = append(errs, opErr)
 	desc := failedDescription(rev, opErr)
-	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.StatusFailed, desc); err != nil {
+	if err := c.Store.SetOutcome(ctx, head.Namespace, head.Name, rev.Revision, release.Outcome{Status: release.StatusFailed, Description: desc, FailedHook: failedHook(opErr)}); err != nil {
 		errs = append(errs, fmt.Errorf("recording revision %d failed: %w", rev.Revision, err))
 	}
 	rev.Status, rev.Description = release.StatusFailed, desc

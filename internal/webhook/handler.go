@@ -111,6 +111,8 @@ type answer struct {
 	request  ownership.Request   // as the decision saw it
 	head     *headEntry          // the release head, where Events go
 	release  ownership.ObjectRef // the head's name when head is nil
+	// releaseName is the release the request is about ("" when none).
+	releaseName string
 }
 
 // Handle answers one admission request. It never panics on bad input:
@@ -120,6 +122,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	a := h.handle(ctx, req)
 	allowed := a.resp.Allowed
 	h.opts.Metrics.observe(string(req.Operation), req.Kind.Kind, allowed, a.reason, h.now().Sub(start))
+	h.releaseEvents(req, a)
 
 	// The logger's values are added only when it logs: a logger with
 	// values costs allocations on every request.
@@ -168,7 +171,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 		// The objectSelector sends only labelled objects; be safe anyway.
 		return answer{resp: admission.Allowed(""), reason: ownership.ReasonNotOwned}
 	}
-	a := answer{request: r, release: ownership.ObjectRef{Kind: "ConfigMap", Namespace: req.Namespace, Name: ownership.HeadName(name)}}
+	a := answer{request: r, releaseName: name, release: ownership.ObjectRef{Kind: "ConfigMap", Namespace: req.Namespace, Name: ownership.HeadName(name)}}
 
 	switch {
 	case isHead(r, lbl):

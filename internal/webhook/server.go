@@ -180,6 +180,9 @@ func NewManager(cfg *rest.Config, o ServerOptions) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: metrics: %w", err)
 	}
+	if err := o.Registry.Register(NewReleaseCollector(mgr.GetCache(), time.Now)); err != nil {
+		return nil, fmt.Errorf("webhook: release metrics: %w", err)
+	}
 	var live client.Reader
 	if o.RecheckDenials {
 		live = mgr.GetAPIReader()

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // DefaultMaxChunkBytes bounds the compressed record bytes kept in one
@@ -177,6 +178,13 @@ func decodeHead(cm *corev1.ConfigMap) (*Head, error) {
 		h.Lock = &l
 	}
 	h.Record = cm.Data[HeadKeyRecord]
+	if v := cm.Data[HeadKeyChart]; v != "" {
+		var c ChartRef
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", ref, HeadKeyChart, err)
+		}
+		h.Chart = &c
+	}
 	return h, nil
 }
 
@@ -221,6 +229,12 @@ func encodeHead(cm *corev1.ConfigMap, h *Head, tooling string) error {
 		cm.Data[HeadKeyRecord] = h.Record
 	} else {
 		delete(cm.Data, HeadKeyRecord)
+	}
+	if h.Chart != nil {
+		b, _ := json.Marshal(h.Chart) // strings only: always encodes
+		cm.Data[HeadKeyChart] = string(b)
+	} else {
+		delete(cm.Data, HeadKeyChart)
 	}
 	return nil
 }
@@ -671,6 +685,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 	r.Description = describeRead(r.Description, sec.Annotations[AnnotationDescription], r.Status)
 	r.AppliedBy = sec.Annotations[ownership.AnnotationAppliedBy]
 	r.Seal = sec.Annotations[ownership.AnnotationRecordSeal]
+	r.FailedHook = sec.Annotations[wire.AnnotationFailedHook]
 	r.Test = testResultOf(sec.Annotations)
 	r.Updated = sec.CreationTimestamp.UTC()
 	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationUpdated]); err == nil {
@@ -683,12 +698,13 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 // status it has is a no-op. Only the status label and the updated
 // annotation change: the record's data is immutable.
 func (s *KubeStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
-	return s.SetOutcome(ctx, namespace, name, revision, status, "")
+	return s.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status})
 }
 
 // SetOutcome moves a revision's status forward, as SetStatus, and records
 // description in the record's AnnotationDescription.
-func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revision int, status Status, description string) error {
+func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revision int, o Outcome) error {
+	status, description := o.Status, o.Description
 	for range attempts {
 		sec, err := s.getRecord(ctx, namespace, name, revision)
 		if err != nil {
@@ -704,6 +720,9 @@ func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revi
 		annotations := map[string]string{AnnotationUpdated: s.lock.now().UTC().Format(time.RFC3339Nano)}
 		if description != "" {
 			annotations[AnnotationDescription] = clipDescription(description)
+		}
+		if o.FailedHook != "" {
+			annotations[wire.AnnotationFailedHook] = o.FailedHook
 		}
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 			"resourceVersion": sec.ResourceVersion,

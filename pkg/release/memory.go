@@ -41,11 +41,12 @@ type memoryDB struct {
 }
 
 type memoryRecord struct {
-	data      []byte // JSON of the Revision, written once
-	status    Status
-	appliedBy string
-	updated   time.Time
-	outcome   string // SetOutcome's description
+	data       []byte // JSON of the Revision, written once
+	status     Status
+	appliedBy  string
+	updated    time.Time
+	outcome    string // SetOutcome's description
+	failedHook string
 	// annotations are SetAnnotations'.
 	annotations map[string]string
 }
@@ -246,12 +247,13 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 // SetStatus moves a revision's status forward (CanMove); moving it to the
 // status it has is a no-op.
 func (m *MemoryStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
-	return m.SetOutcome(ctx, namespace, name, revision, status, "")
+	return m.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status})
 }
 
 // SetOutcome moves a revision's status forward, as SetStatus, and records
 // description as its outcome.
-func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revision int, status Status, description string) error {
+func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revision int, o Outcome) error {
+	status, description := o.Status, o.Description
 	m.db.mu.Lock()
 	defer m.db.mu.Unlock()
 	rec, ok := m.db.revs[memoryKey(namespace, name)][revision]
@@ -267,6 +269,9 @@ func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revi
 	rec.status, rec.updated = status, m.lock.now().UTC()
 	if description != "" {
 		rec.outcome = clipDescription(description)
+	}
+	if o.FailedHook != "" {
+		rec.failedHook = o.FailedHook
 	}
 	return nil
 }

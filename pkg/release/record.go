@@ -24,6 +24,7 @@ const (
 	HeadKeyInventory = wire.HeadKeyInventory
 	HeadKeyLock      = wire.HeadKeyLock
 	HeadKeyRecord    = wire.HeadKeyRecord
+	HeadKeyChart     = wire.HeadKeyChart
 )
 
 // Keys of a revision record Secret's data.

@@ -584,7 +584,7 @@ func testOutcome(t *testing.T, e storeEnv) {
 	}
 	for i, st := range steps {
 		if i > 0 {
-			must(t, s.SetOutcome(ctx, ns, "web", 1, st.status, st.description))
+			must(t, s.SetOutcome(ctx, ns, "web", 1, Outcome{Status: st.status, Description: st.description}))
 		}
 		r, err := s.Revision(ctx, ns, "web", 1)
 		must(t, err)

@@ -109,6 +109,9 @@ type Revision struct {
 	// test`), nil when never tested; read-only, from the record's
 	// wire.AnnotationTest.
 	Test *wire.TestResult `json:"-"`
+	// FailedHook is the hook event whose hook failed the revision
+	// (Outcome.FailedHook); read-only, from the record's annotation.
+	FailedHook string `json:"-"`
 }
 
 // Lock is an operation's hold on a release. Its JSON is wire.Lock's (the
@@ -174,8 +177,34 @@ type Head struct {
 	// webhook checks before the operation writes objects; empty without
 	// the webhook.
 	Record string `json:"record,omitempty"`
+	// Chart is the chart of Revision (nil in heads written before it was
+	// kept): the webhook's release metrics name it without reading a
+	// record.
+	Chart *ChartRef `json:"chart,omitempty"`
 	// ResourceVersion of the head ConfigMap, for optimistic concurrency.
 	ResourceVersion string `json:"-"`
+}
+
+// Outcome is how an operation ended, as its revision's record keeps it.
+type Outcome struct {
+	// Status is the revision's final status.
+	Status Status
+	// Description replaces the record's description unless empty.
+	Description string
+	// FailedHook is the hook event (pre-upgrade, …) whose hook made the
+	// revision fail (wire.AnnotationFailedHook), empty otherwise.
+	FailedHook string
+}
+
+// ChartRef is the chart of a head's revision (package wire's).
+type ChartRef = wire.ChartRef
+
+// SetRevision makes r the head's revision: its number, its record's seal
+// and its chart. The status and inventory are the caller's to set.
+func (h *Head) SetRevision(r *Revision) {
+	h.Revision = r.Revision
+	h.Record = r.Seal
+	h.Chart = &ChartRef{Name: r.Chart.Name, Version: r.Chart.Version, AppVersion: r.Chart.AppVersion}
 }
 
 // Errors callers branch on.
@@ -229,7 +258,7 @@ type Store interface {
 	// records the outcome's description (why it failed, that it was
 	// uninstalled), which Revision and History return from then on. An
 	// empty description keeps the one written with the record.
-	SetOutcome(ctx context.Context, namespace, name string, revision int, status Status, description string) error
+	SetOutcome(ctx context.Context, namespace, name string, revision int, o Outcome) error
 	// Revision reads one revision; ErrNotFound when it does not exist.
 	Revision(ctx context.Context, namespace, name string, revision int) (*Revision, error)
 	// History lists a release's revisions, oldest first.
