@@ -199,7 +199,11 @@ func startProcess(t *testing.T, bin string, args ...string) (stop func(), logs *
 func startChartWebhook(t *testing.T, bin string, args ...string) (stop func()) {
 	t.Helper()
 	probe := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
-	stop, logs := startProcess(t, bin, append(args, "--health-probe-bind-address", probe, "--metrics-bind-address", "0")...)
+	args = append(args, "--health-probe-bind-address", probe)
+	if !slices.Contains(args, "--metrics-bind-address") {
+		args = append(args, "--metrics-bind-address", "0")
+	}
+	stop, logs := startProcess(t, bin, args...)
 	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get("http://" + probe + "/readyz")
 		if err != nil {
