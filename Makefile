@@ -99,12 +99,21 @@ $(BIN_DIR)/chart-webhook: FORCE
 # tests compare with it when it is there (Helm's output, interop of repositories, registries, provenance and
 # dependencies) and skip those comparisons with a message when it is not.
 # ---------------------------------------------------------------------------
-test: unit
+test:
+	@$(MAKE) --no-print-directory -j$(TOOLS_JOBS) test-tools
+	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
+
+# The binaries the tests run, each built once from the Go module proxy into $(CACHE_DIR) (fragments in hack/*.mk add
+# theirs). make test builds them TOOLS_JOBS at a time: a cold build is mostly single-threaded stretches (module
+# downloads, the linker on 50-100 MB binaries) that another build's compiles fill; on a warm cache it does nothing.
+TOOLS_JOBS ?= 3
+.PHONY: test-tools
+test-tools: k8s-binaries helm helm3 promtool
 
 # Integration tests start a real control plane (internal/testcluster) from binaries that hack/k8s.mk builds
 # from the Go module proxy once per version set (cold: ~18 min; then nothing to do).
-unit: k8s-binaries helm helm3 promtool
+unit: test-tools
 unit: export KUBECTL_CHART_K8S_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_ASSETS = $(K8S_ASSETS)
 unit: export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT = 60s

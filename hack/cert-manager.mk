@@ -52,5 +52,5 @@ $(CERT_MANAGER_BINS) &: $(CERT_MANAGER_PIN)
 
 # `make test` builds them, and go test finds them through $KUBECTL_CHART_CERT_MANAGER (TEST_ENV is the Makefile's
 # recursive list of VAR=value words put before go test).
-unit: cert-manager-binaries
+test-tools: cert-manager-binaries
 TEST_ENV += KUBECTL_CHART_CERT_MANAGER=$(CERT_MANAGER_DIR)

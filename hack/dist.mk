@@ -34,7 +34,7 @@ $(KREW_BINS) &:
 	GO='$(GO)' $(DIST_HACK_DIR)/build-krew.sh $(KREW_VERSION) '$(KREW_DIR)' || [ $$? -eq 3 ]
 
 # test/krew installs the archives with krew; it builds krew itself when this was not run.
-unit: krew-binary
+test-tools: krew-binary
 unit: export KUBECTL_CHART_KREW_DIR = $(KREW_DIR)
 
 # test/krew with the archives of every platform of a release (make test builds this platform's only: one

@@ -41,5 +41,5 @@ $(REGISTRY_BIN): $(REGISTRY_PIN)
 
 # `make test` builds it, and go test finds it through $KUBECTL_CHART_REGISTRY (TEST_ENV is the Makefile's recursive
 # list of VAR=value words put before go test).
-unit: registry-binary
+test-tools: registry-binary
 TEST_ENV += KUBECTL_CHART_REGISTRY=$(REGISTRY_BIN)
