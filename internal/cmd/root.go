@@ -50,7 +50,6 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdHistory(flags, streams),
 		NewCmdGet(flags, streams),
 		NewCmdStatus(flags, streams),
-		NewCmdTest(flags, streams),
 		NewCmdDrift(flags, streams),
 		NewCmdTest(flags, streams),
 		NewCmdDiff(flags, streams),
