@@ -275,8 +275,8 @@ var builtinVars = map[string]string{
 	"__interval_ms":   "60000",
 }
 
-// Substitute replaces Grafana's template variables in expr by values that keep it valid PromQL.
-func Substitute(expr string) string {
+// substitute replaces Grafana's template variables in expr by values that keep it valid PromQL.
+func substitute(expr string) string {
 	return grafanaVar.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := grafanaVar.FindStringSubmatch(m)
 		name := sub[1] + sub[2] + sub[3]
@@ -287,10 +287,10 @@ func Substitute(expr string) string {
 	})
 }
 
-// selectedMetrics parses expr (after Substitute) and returns the metric names its vector selectors select.
+// selectedMetrics parses expr (after substitute) and returns the metric names its vector selectors select.
 func selectedMetrics(expr string) ([]string, error) {
 	p := parser.NewParser(parser.Options{})
-	ast, err := p.ParseExpr(Substitute(expr))
+	ast, err := p.ParseExpr(substitute(expr))
 	if err != nil {
 		return nil, err
 	}

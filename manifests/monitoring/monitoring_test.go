@@ -3,6 +3,7 @@ package monitoring_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -517,5 +518,43 @@ func TestWebhookSeriesNames(t *testing.T) {
 		if !slices.Contains(monitoring.WebhookMetrics, h) {
 			t.Errorf("histogram %s is not in WebhookMetrics", h)
 		}
+	}
+}
+
+// TestPromQLMetricsParseErrors: promql-metrics exits non-zero on an
+// expression that does not parse, naming the file, the panel or rule and
+// the parser's error, for every such expression.
+func TestPromQLMetricsParseErrors(t *testing.T) {
+	bin := tool(t, envPromQLMetrics)
+	dir := t.TempDir()
+	files := map[string]string{
+		"broken.json": `{"panels": [{"id": 7, "title": "Broken", "targets": [{"refId": "A", "expr": "sum(rate(up{job=\"$job\"}[$__rate_interval])"}]}]}`,
+		"broken.yaml": "groups:\n  - name: g\n    rules:\n      - alert: Bad\n        expr: up ==\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "broken.json", "broken.yaml")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("promql-metrics on broken files: %v, want exit status 1\nstdout: %s\nstderr: %s", err, out, stderr.String())
+	}
+	for _, want := range []string{
+		`broken.json: panel "Broken" (id 7) target A: `,
+		`broken.yaml: group g rule alert:Bad: `,
+		"2 expression(s) do not parse",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if len(out) != 0 {
+		t.Errorf("stdout %q, want nothing", out)
 	}
 }
