@@ -20,7 +20,8 @@ func (m *Manager) Applied(manifest, releaseName, releaseNamespace string) ([]*un
 }
 
 // prepareDesired makes obj what Apply sends: without the null
-// creationTimestamp generators write (the server drops it), with the
+// creationTimestamp generators write (kubectl create -o yaml; the server
+// drops it, and it would only defeat the local comparison), with the
 // release's labels.
 func prepareDesired(obj *unstructured.Unstructured, releaseName, releaseNamespace string) {
 	if ts, ok, _ := unstructured.NestedFieldNoCopy(obj.Object, "metadata", "creationTimestamp"); ok && ts == nil {

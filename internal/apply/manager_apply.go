@@ -90,12 +90,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 		seen[ref.Key()] = true
 		o = o.DeepCopy()
-		// Written by generators (kubectl create -o yaml), dropped by the
-		// server: it would only defeat the local comparison.
-		if ts, ok, _ := unstructured.NestedFieldNoCopy(o.Object, "metadata", "creationTimestamp"); ok && ts == nil {
-			unstructured.RemoveNestedField(o.Object, "metadata", "creationTimestamp")
-		}
-		stampLabels(o, opts.Release, opts.ReleaseNamespace)
+		prepareDesired(o, opts.Release, opts.ReleaseNamespace)
 		desired = append(desired, o)
 	}
 	if len(errs) > 0 {
