@@ -409,9 +409,10 @@ func TestSuiteText(t *wire.TestResult, loc *time.Location) string {
 }
 
 // TestText is helm test's output: the release's NAME, LAST DEPLOYED,
-// NAMESPACE, STATUS, REVISION and DESCRIPTION, the TEST SUITE of the
-// revision tested, and its NOTES, as helm test prints them (helm status's
-// layout without the resources). Times in loc (nil: UTC).
+// NAMESPACE, STATUS, REVISION and DESCRIPTION, then the TEST SUITE of the
+// revision tested, as Helm v4.3.1's helm test prints them (helm status's
+// layout, without resources and notes: compared with Helm itself in
+// internal/cmd's TestReleaseTestHelm). Times in loc (nil: UTC).
 func TestText(r *release.Revision, loc *time.Location) string {
 	loc = location(loc)
 	var b strings.Builder
@@ -424,8 +425,5 @@ func TestText(r *release.Revision, loc *time.Location) string {
 	fmt.Fprintf(&b, "REVISION: %d\n", r.Revision)
 	fmt.Fprintf(&b, "DESCRIPTION: %s\n", r.Description)
 	b.WriteString(TestSuiteText(r.Test, loc))
-	if r.Notes != "" {
-		fmt.Fprintf(&b, "NOTES:\n%s\n", strings.TrimSpace(r.Notes))
-	}
 	return b.String()
 }
