@@ -95,11 +95,12 @@ func HistoryTable(rows []HistoryRow, loc *time.Location) string {
 // Started to the status move that ended it (Updated), when its status is
 // the one the operation ended with (deployed or failed). It is -1 when the
 // record does not tell: while the operation is pending (or was
-// interrupted), and once a later operation moved the status on
-// (superseded, uninstalled): the record keeps the time of its last move
-// only.
+// interrupted), once a later operation moved the status on (superseded,
+// uninstalled: the record keeps the time of its last move only), and for
+// a record written with its final status (import-helm), whose status never
+// moved.
 func Duration(r *release.Revision) time.Duration {
-	if r == nil || r.Started.IsZero() || r.Updated.IsZero() {
+	if r == nil || r.Started.IsZero() || r.Updated.IsZero() || !r.StatusMoved {
 		return -1
 	}
 	switch r.Status {

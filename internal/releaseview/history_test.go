@@ -1,6 +1,7 @@
 package releaseview
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ func TestHistory(t *testing.T) {
 	rev := func(n int, st release.Status, by, desc string) *release.Revision {
 		return &release.Revision{
 			Name: "web", Revision: n, Status: st, AppliedBy: by, Description: desc,
-			Started: t0.Add(time.Duration(n) * time.Minute), Updated: t0.Add(time.Hour),
+			Started: t0.Add(time.Duration(n) * time.Minute), Updated: t0.Add(time.Hour), StatusMoved: true,
 			Chart: release.ChartInfo{Name: "web", Version: "0.1." + string(rune('0'+n)), AppVersion: "1.0"},
 		}
 	}
@@ -101,10 +102,11 @@ func TestDuration(t *testing.T) {
 		{"uninstalled", release.StatusUninstalled, start, start.Add(time.Hour), ""},
 		{"no start recorded", release.StatusDeployed, time.Time{}, start, ""},
 		{"clock skew: updated before started", release.StatusDeployed, start, start.Add(-time.Second), ""},
+		{"written deployed (import-helm): never moved", release.StatusDeployed, start, start.Add(time.Hour), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &release.Revision{Status: tt.status, Started: tt.started, Updated: tt.updated}
+			r := &release.Revision{Status: tt.status, Started: tt.started, Updated: tt.updated, StatusMoved: !strings.Contains(tt.name, "never moved")}
 			if got := FormatDuration(Duration(r)); got != tt.want {
 				t.Errorf("FormatDuration(Duration) = %q, want %q", got, tt.want)
 			}

@@ -169,7 +169,7 @@ func TestStatusText(t *testing.T) {
 		{Name: "web-test-http", Kind: "Pod", Phase: wire.TestFailed, Started: t0.Add(-time.Hour + 30*time.Second), Completed: t0.Add(-time.Hour + time.Minute), Message: "pod failed"},
 	}}
 	deployed := &release.Revision{Revision: 1, Status: release.StatusDeployed, Operation: "install",
-		Started: t0.Add(-2 * time.Hour), Updated: t0.Add(-2*time.Hour + 42*time.Second), Test: tested}
+		Started: t0.Add(-2 * time.Hour), Updated: t0.Add(-2*time.Hour + 42*time.Second), StatusMoved: true, Test: tested}
 	s.SetHistory([]*release.Revision{deployed, rev}, MaxLastOperations, head.Deployed, false)
 	want := `NAME: web
 LAST DEPLOYED: Wed Mar  4 05:06:07 2026
@@ -265,7 +265,7 @@ func TestSetHistory(t *testing.T) {
 	for n := 1; n <= 7; n++ {
 		revs = append(revs, &release.Revision{Revision: n, Status: release.StatusSuperseded, Operation: "upgrade", Started: t0.Add(time.Duration(n) * time.Minute)})
 	}
-	revs[6].Status, revs[6].Updated = release.StatusDeployed, revs[6].Started.Add(5*time.Second)
+	revs[6].Status, revs[6].Updated, revs[6].StatusMoved = release.StatusDeployed, revs[6].Started.Add(5*time.Second), true
 	revs[5].Test = &wire.TestResult{Phase: wire.TestSucceeded}
 	s := &StatusView{Revision: 7}
 	s.SetHistory(revs, MaxLastOperations, 7, false)

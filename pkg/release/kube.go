@@ -690,6 +690,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 	r.Updated = sec.CreationTimestamp.UTC()
 	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationUpdated]); err == nil {
 		r.Updated = t.UTC()
+		r.StatusMoved = true
 	}
 	return r, nil
 }

@@ -49,6 +49,7 @@ type memoryRecord struct {
 	failedHook string
 	// annotations are SetAnnotations'.
 	annotations map[string]string
+	moved       bool // the status moved since CreateRevision
 }
 
 // NewMemoryStore returns an empty store with the default options.
@@ -241,6 +242,7 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 	r.Status, r.AppliedBy, r.Updated = rec.status, rec.appliedBy, rec.updated
 	r.Description = describeRead(r.Description, rec.outcome, rec.status)
 	r.Test = testResultOf(rec.annotations)
+	r.StatusMoved = rec.moved
 	return &r, nil
 }
 
@@ -267,6 +269,7 @@ func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revi
 		return fmt.Errorf("release %s/%s: revision %d cannot move from %s to %s", namespace, name, revision, rec.status, status)
 	}
 	rec.status, rec.updated = status, m.lock.now().UTC()
+	rec.moved = true
 	if description != "" {
 		rec.outcome = clipDescription(description)
 	}

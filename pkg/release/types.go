@@ -105,6 +105,10 @@ type Revision struct {
 	Seal string `json:"-"`
 	// Updated is when the status last moved (from the record's metadata).
 	Updated time.Time `json:"-"`
+	// StatusMoved tells that the status moved since the record was written
+	// (Updated is that move's time, not the record's creation): an
+	// operation's record moved to deployed or failed says when it ended.
+	StatusMoved bool `json:"-"`
 	// Test is the result of the revision's last test run (`kubectl chart
 	// test`), nil when never tested; read-only, from the record's
 	// wire.AnnotationTest.
