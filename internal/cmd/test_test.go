@@ -171,7 +171,23 @@ func TestReleaseTest(t *testing.T) {
 		t.Errorf("the lock is still held after the test run: %s", head.Data[wire.HeadKeyLock])
 	}
 
+	// --logs: kwok's fake nodes serve no logs (no kubelet), so every
+	// container's log is an error, named after the suite, exit 1, as helm
+	// test does when it cannot read them. (Logs read are checked in
+	// internal/action's TestTestRun.) The Job's pods are read too, which
+	// Helm does not do (it asks for a pod named as the Job).
+	withLogs := c.run("test", "web", "--logs")
+	if withLogs.exit() != 1 || !strings.HasSuffix(normalizeTest(withLogs.stdout, c.ns), "Phase:          Succeeded\n\n") {
+		t.Errorf("test --logs on kwok: exit %d, output:\n%s", withLogs.exit(), withLogs.stdout)
+	}
+	for _, want := range []string{"unable to get logs for pod web-test-pod, container check", "unable to get logs for pod web-test-job-"} {
+		if withLogs.err == nil || !strings.Contains(withLogs.err.Error(), want) {
+			t.Errorf("test --logs on kwok: error %v, want one containing %q", withLogs.err, want)
+		}
+	}
+
 	// --filter name=: only the Job runs; the Pod keeps its last result.
+	first = c.recordedTest("web", 1) // as the --logs run left it
 	out = c.ok("test", "web", "--filter", "name=web-test-job")
 	byName := func(r *wire.TestResult, name string) wire.TestHook {
 		for _, h := range r.Hooks {
