@@ -236,10 +236,40 @@ func hookState(u *unstructured.Unstructured) (finished bool, failure string) {
 		case "Succeeded":
 			return true, ""
 		case "Failed":
-			reason, _, _ := unstructured.NestedString(u.Object, "status", "reason")
-			msg, _, _ := unstructured.NestedString(u.Object, "status", "message")
-			return true, fmt.Sprintf("pod failed: %s %s", reason, msg)
+			return true, podFailure(u)
 		}
 	}
 	return false, ""
+}
+
+// podFailure says why a failed pod failed: its reason and message when
+// the kubelet gave them, and each container that exited non-zero.
+func podFailure(u *unstructured.Unstructured) string {
+	var parts []string
+	reason, _, _ := unstructured.NestedString(u.Object, "status", "reason")
+	msg, _, _ := unstructured.NestedString(u.Object, "status", "message")
+	if s := strings.TrimSpace(reason + " " + msg); s != "" {
+		parts = append(parts, s)
+	}
+	for _, key := range []string{"initContainerStatuses", "containerStatuses"} {
+		statuses, _, _ := unstructured.NestedSlice(u.Object, "status", key)
+		for _, st := range statuses {
+			m, _ := st.(map[string]any)
+			name, _, _ := unstructured.NestedString(m, "name")
+			code, found, _ := unstructured.NestedInt64(m, "state", "terminated", "exitCode")
+			if !found || code == 0 {
+				continue
+			}
+			why, _, _ := unstructured.NestedString(m, "state", "terminated", "reason")
+			s := fmt.Sprintf("container %s exited with code %d", name, code)
+			if why != "" {
+				s += " (" + why + ")"
+			}
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "pod failed"
+	}
+	return "pod failed: " + strings.Join(parts, "; ")
 }

@@ -145,7 +145,9 @@ func (c *Config) testLocked(ctx context.Context, o TestOptions, head *release.He
 	return out, errors.Join(errs...)
 }
 
-// testHooks are the test hooks of a revision, in Helm's order.
+// testHooks are the test hooks of a revision, in the revision's order
+// (Helm's: by kind, as rendered), in which helm status lists them; they
+// run in Helm's hook order (runHooks: weight, then name).
 func testHooks(hooks []release.Hook) []release.Hook {
 	var out []release.Hook
 	for _, h := range hooks {
@@ -154,12 +156,6 @@ func testHooks(hooks []release.Hook) []release.Hook {
 			out = append(out, h)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b release.Hook) int {
-		if a.Weight != b.Weight {
-			return a.Weight - b.Weight
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
 	return out
 }
 

@@ -234,7 +234,8 @@ func TestTestRun(t *testing.T) {
 	if rev.Test == nil || rev.Test.Phase != wire.TestSucceeded {
 		t.Fatalf("recorded result %+v, want Succeeded", rev.Test)
 	}
-	if diff := cmp.Diff([]string{"web-test-job Succeeded", "web-test-a Succeeded", "web-test-b Succeeded"}, hookNames(rev.Test)); diff != "" {
+	// Recorded in the revision's order, in which helm status lists them.
+	if diff := cmp.Diff([]string{"web-test-b Succeeded", "web-test-job Succeeded", "web-test-a Succeeded"}, hookNames(rev.Test)); diff != "" {
 		t.Errorf("recorded hooks (-want +got):\n%s", diff)
 	}
 	if h, _ := store.Head(ctx, "ns", "web"); h.Lock != nil {
@@ -261,7 +262,7 @@ func TestTestRun(t *testing.T) {
 	if rev.Test.Phase != wire.TestFailed {
 		t.Errorf("recorded phase %s, want Failed", rev.Test.Phase)
 	}
-	want := []string{"web-test-job Succeeded", "web-test-a Succeeded", "web-test-b Succeeded", "web-test-fail Failed"}
+	want := []string{"web-test-b Succeeded", "web-test-job Succeeded", "web-test-a Succeeded", "web-test-fail Failed"}
 	if diff := cmp.Diff(want, hookNames(rev.Test)); diff != "" {
 		t.Errorf("recorded hooks (-want +got):\n%s", diff)
 	}
@@ -306,9 +307,9 @@ func TestFilterTests(t *testing.T) {
 		include, exclude []string
 		want             []string
 	}{
-		{"all, Helm's order", nil, nil, []string{"legacy", "a", "b", "c"}},
-		{"include", []string{"c", "a"}, nil, []string{"a", "c"}},
-		{"exclude", nil, []string{"a"}, []string{"legacy", "b", "c"}},
+		{"all, in the revision's order", nil, nil, []string{"c", "b", "a", "legacy"}},
+		{"include", []string{"a", "c"}, nil, []string{"c", "a"}},
+		{"exclude", nil, []string{"a"}, []string{"c", "b", "legacy"}},
 		{"exclude wins over include", []string{"a", "b"}, []string{"a"}, []string{"b"}},
 		{"unknown name: none", []string{"zzz"}, nil, nil},
 	}
@@ -316,6 +317,34 @@ func TestFilterTests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, names(filterTests(all, tt.include, tt.exclude))); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPodFailure(t *testing.T) {
+	pod := func(status map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"kind": "Pod", "status": status}}
+	}
+	tests := []struct {
+		name   string
+		status map[string]any
+		want   string
+	}{
+		{"nothing said", map[string]any{"phase": "Failed"}, "pod failed"},
+		{"evicted", map[string]any{"phase": "Failed", "reason": "Evicted", "message": "low on memory"}, "pod failed: Evicted low on memory"},
+		{"containers", map[string]any{"phase": "Failed",
+			"initContainerStatuses": []any{map[string]any{"name": "init", "state": map[string]any{"terminated": map[string]any{"exitCode": int64(0)}}}},
+			"containerStatuses": []any{
+				map[string]any{"name": "check", "state": map[string]any{"terminated": map[string]any{"exitCode": int64(1), "reason": "Error"}}},
+				map[string]any{"name": "sidecar", "state": map[string]any{"terminated": map[string]any{"exitCode": int64(137)}}},
+			}}, "pod failed: container check exited with code 1 (Error); container sidecar exited with code 137"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			finished, got := hookState(pod(tt.status))
+			if !finished || got != tt.want {
+				t.Errorf("hookState = %v, %q; want true, %q", finished, got, tt.want)
 			}
 		})
 	}

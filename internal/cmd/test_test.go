@@ -238,7 +238,7 @@ func TestReleaseTest(t *testing.T) {
 	if diff := cmp.Diff([]string{"web-test-pod Failed", "web-test-job Succeeded"}, phases(failed)); diff != "" {
 		t.Errorf("recorded tests (-want +got):\n%s", diff)
 	}
-	if msg := byName(failed, "web-test-pod").Message; !strings.Contains(msg, "pod failed") {
+	if msg := byName(failed, "web-test-pod").Message; msg != "pod failed: container check exited with code 1 (Error)" {
 		t.Errorf("recorded message %q, want the pod's failure", msg)
 	}
 	if status := c.ok("status", "web"); !strings.Contains(status, "Phase:          Failed\n") {
