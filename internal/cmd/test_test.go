@@ -16,7 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-chart/kubectl-chart/internal/action"
 	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
@@ -349,4 +352,50 @@ func logPodEvents(t *testing.T, ns string) {
 			t.Logf("%s %s %s %s uid=%s del=%v ann=%v mf=%v", time.Now().Format("15:04:05.000"), ev.Type, p.Name, p.Status.Phase, p.UID, p.DeletionTimestamp, p.Annotations, mf)
 		}
 	}()
+}
+
+// TestTestFilters: --filter as helm test reads it: name=X runs only the
+// tests named, !name=X (or "! name=X") skips them, values repeated or
+// separated by commas; anything else is refused (Helm ignores it).
+func TestTestFilters(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	tests := []struct {
+		name             string
+		args             []string
+		include, exclude []string
+		wantErr          string
+	}{
+		{name: "none"},
+		{name: "include", args: []string{"--filter", "name=a,name=b"}, include: []string{"a", "b"}},
+		{name: "exclude", args: []string{"--filter", "!name=a", "--filter", "! name=b"}, exclude: []string{"a", "b"}},
+		{name: "both", args: []string{"--filter", "name=a,!name=b"}, include: []string{"a"}, exclude: []string{"b"}},
+		{name: "unknown attribute", args: []string{"--filter", "kind=Pod"}, wantErr: `invalid --filter "kind=Pod"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			streams := genericiooptions.NewTestIOStreamsDiscard()
+			cmd := NewCmdTest(genericclioptions.NewConfigFlags(true), streams)
+			if err := cmd.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			o := &TestOptions{configFlags: genericclioptions.NewConfigFlags(true), action: action.DefaultTestOptions()}
+			o.Filters, _ = cmd.Flags().GetStringSlice("filter")
+			err := o.Complete([]string{"web"})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Complete: %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.include, o.action.Include); diff != "" {
+				t.Errorf("include (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.exclude, o.action.Exclude); diff != "" {
+				t.Errorf("exclude (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
