@@ -43,8 +43,8 @@ var pendingOperation = map[wire.Status]string{
 //     failed, or that is deleted while uninstalling (uninstall without
 //     --keep-history): a finished uninstall, timed from its lock's start.
 //   - A record's failed-hook annotation appearing: a hook failure.
-//   - A record's test annotation changing: a test run, and its failed
-//     hooks.
+//   - A record's test annotation changing: a test run, and the hooks of
+//     that run that failed.
 //   - A denial: a blocked write.
 //
 // Dry runs count nothing. A write allowed here may still fail later (a
@@ -78,19 +78,7 @@ func (h *Handler) releaseEvents(req admission.Request, a answer) {
 			m.HookFailures.WithLabelValues(ns, a.releaseName, hookEvent(ev)).Inc()
 		}
 		if t := newAnn[wire.AnnotationTest]; t != "" && t != oldAnn[wire.AnnotationTest] {
-			var res wire.TestResult
-			if json.Unmarshal([]byte(t), &res) == nil {
-				outcome := "failed"
-				if res.Phase == wire.TestSucceeded {
-					outcome = "succeeded"
-				}
-				m.Tests.WithLabelValues(ns, a.releaseName, outcome).Inc()
-				for _, hook := range res.Hooks {
-					if hook.Phase == wire.TestFailed {
-						m.HookFailures.WithLabelValues(ns, a.releaseName, "test").Inc()
-					}
-				}
-			}
+			m.testRun(ns, a.releaseName, t)
 		}
 	case isHeadRequest(r):
 		if r.Old == nil || headStatus(r.Old) != wire.StatusUninstalling {
@@ -111,6 +99,36 @@ func (h *Handler) releaseEvents(req admission.Request, a answer) {
 		}
 		m.operation(r.Kind.Namespace, a.releaseName, opUninstall, outcome, took)
 	}
+}
+
+// testRun counts the test run a record's test annotation (wire.TestResult)
+// reports. The result keeps, for the tests a run skipped (--filter, or
+// after a failure), their earlier results: only the hooks that started
+// with this run (at or after its start) are this run's.
+func (m *Metrics) testRun(namespace, release, annotation string) {
+	var res wire.TestResult
+	if json.Unmarshal([]byte(annotation), &res) != nil {
+		return
+	}
+	ran, failed := 0, 0
+	for _, hook := range res.Hooks {
+		if hook.Started.IsZero() || hook.Started.Before(res.Started) {
+			continue
+		}
+		ran++
+		if hook.Phase != wire.TestSucceeded {
+			failed++
+		}
+	}
+	if ran == 0 {
+		return
+	}
+	outcome := "succeeded"
+	if failed > 0 {
+		outcome = "failed"
+		m.HookFailures.WithLabelValues(namespace, release, "test").Add(float64(failed))
+	}
+	m.Tests.WithLabelValues(namespace, release, outcome).Inc()
 }
 
 func isRecordRequest(r ownership.Request) bool {

@@ -55,17 +55,23 @@ func headObject(status, lock string) *unstructured.Unstructured {
 
 func TestReleaseEvents(t *testing.T) {
 	lock := `{"holder":"ci@runner (pid 1)","operation":"uninstall","started":"2026-12-06T07:59:30Z","renewed":"2026-12-06T07:59:30Z","expires":"2026-12-06T08:01:30Z","id":"x"}`
-	test := func(phase string, failed int) string {
+	// test is a result of two hooks, the first failed ones failed; ran says
+	// which hooks ran in this run (the others keep an earlier result).
+	test := func(phase string, failed int, ran ...bool) string {
 		res := `{"phase":"` + phase + `","started":"2026-12-06T07:59:00Z","completed":"2026-12-06T07:59:10Z","hooks":[`
 		for i := range 2 {
 			p := wire.TestSucceeded
 			if i < failed {
 				p = wire.TestFailed
 			}
+			started := "2026-12-06T07:59:01Z"
+			if len(ran) > i && !ran[i] {
+				started = "2026-12-06T07:00:00Z"
+			}
 			if i > 0 {
 				res += ","
 			}
-			res += `{"name":"t` + string(rune('0'+i)) + `","kind":"Pod","phase":"` + p + `"}`
+			res += `{"name":"t` + string(rune('0'+i)) + `","kind":"Pod","phase":"` + p + `","started":"` + started + `"}`
 		}
 		return res + "]}"
 	}
@@ -110,6 +116,12 @@ chart_release_operation_duration_seconds_sum{namespace="apps",operation="install
 		new:  recordObject("deployed", t0, map[string]string{wire.AnnotationTest: test(wire.TestFailed, 1)}),
 		want: `chart_release_hook_failures_total{event="test",namespace="apps",release="web"} 1
 chart_release_tests_total{namespace="apps",outcome="failed",release="web"} 1`,
+	}, {
+		name: "a run of the second test only (--filter): the first one's earlier failure is not this run's",
+		op:   ownership.OperationUpdate,
+		old:  recordObject("deployed", t0, map[string]string{wire.AnnotationTest: test(wire.TestFailed, 1)}),
+		new:  recordObject("deployed", t0, map[string]string{wire.AnnotationTest: test(wire.TestFailed, 1, false, true)}),
+		want: `chart_release_tests_total{namespace="apps",outcome="succeeded",release="web"} 1`,
 	}, {
 		name: "the same test result written again is not a run",
 		op:   ownership.OperationUpdate,
