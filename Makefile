@@ -162,7 +162,9 @@ $(HELM3_BIN):
 # module does not depend on Prometheus), into a folder named after the version, and again only when the module's
 # go.mod, go.sum or main.go change (a pin named after their hash, as hack/*.mk do). Trimmed to what the tests use:
 # remove_all_sd drops Prometheus's optional service discoveries (cloud SDKs; promtool keeps file, http and kubernetes,
-# which it imports itself), -s -w the symbol tables. Cold, on 2 busy cores: see PROMTOOL_COLD below.
+# which it imports itself): 1117 packages instead of 1364, half the compile work. Cold (fresh GOCACHE, module cache
+# kept), measured on the 2 shared cores: 442 s of CPU (user+sys) instead of 864 s, wall 410 s (855 s beside the
+# untagged build) against 1351-1429 s untagged under the same load; -s -w: 54 MB instead of 88 MB.
 # ---------------------------------------------------------------------------
 PROMTOOL_HACK_DIR := hack/promql-metrics
 PROMTOOL_TAGS     := remove_all_sd
