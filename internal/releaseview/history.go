@@ -92,14 +92,20 @@ func HistoryTable(rows []HistoryRow, loc *time.Location) string {
 }
 
 // Duration is how long a revision's operation took: from its record's
-// Started to the status move that ended it (Updated), when its status is
-// the one the operation ended with (deployed or failed). It is -1 when the
-// record does not tell: while the operation is pending (or was
-// interrupted), once a later operation moved the status on (superseded,
-// uninstalled: the record keeps the time of its last move only), and for
-// a record written with its final status (import-helm), whose status never
-// moved.
+// Started to the status move that ended it (Finished, kept through later
+// moves such as superseded). Records written before Finished was kept fall
+// back to Updated while their status is still the one the operation ended
+// with (deployed or failed). It is -1 when the record does not tell: while
+// the operation is pending (or was interrupted), for an older record whose
+// status moved on, and for a record written with its final status
+// (import-helm), whose status never moved.
 func Duration(r *release.Revision) time.Duration {
+	if r != nil && !r.Started.IsZero() && !r.Finished.IsZero() {
+		if d := r.Finished.Sub(r.Started); d >= 0 {
+			return d
+		}
+		return -1
+	}
 	if r == nil || r.Started.IsZero() || r.Updated.IsZero() || !r.StatusMoved {
 		return -1
 	}

@@ -103,10 +103,15 @@ func TestDuration(t *testing.T) {
 		{"no start recorded", release.StatusDeployed, time.Time{}, start, ""},
 		{"clock skew: updated before started", release.StatusDeployed, start, start.Add(-time.Second), ""},
 		{"written deployed (import-helm): never moved", release.StatusDeployed, start, start.Add(time.Hour), ""},
+		{"superseded, finished kept", release.StatusSuperseded, start, start.Add(time.Hour), "42s"},
+		{"failed, finished kept", release.StatusFailed, start, start.Add(time.Hour), "42s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &release.Revision{Status: tt.status, Started: tt.started, Updated: tt.updated, StatusMoved: !strings.Contains(tt.name, "never moved")}
+			if strings.Contains(tt.name, "finished kept") {
+				r.Finished = tt.started.Add(42 * time.Second)
+			}
 			if got := FormatDuration(Duration(r)); got != tt.want {
 				t.Errorf("FormatDuration(Duration) = %q, want %q", got, tt.want)
 			}

@@ -49,6 +49,9 @@ func testAnnotations(t *testing.T, e storeEnv) {
 	if !moved.StatusMoved {
 		t.Errorf("StatusMoved false after a status move")
 	}
+	if moved.Finished.IsZero() || !moved.Finished.Equal(moved.Updated) {
+		t.Errorf("Finished %s after pending-install → deployed, want the move's time %s", moved.Finished, moved.Updated)
+	}
 
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	result := &wire.TestResult{Phase: wire.TestFailed, Started: at, Completed: at.Add(time.Second), Hooks: []wire.TestHook{
@@ -106,5 +109,13 @@ func testAnnotations(t *testing.T, e storeEnv) {
 		if len(keys) != 6 {
 			t.Errorf("annotations after concurrent writers: %v, want note and writer-0…4", keys)
 		}
+	}
+
+	// A later operation moves the status on: when this one finished stays.
+	must(t, s.SetStatus(ctx, ns, "web", 1, StatusSuperseded))
+	sup, err := s.Revision(ctx, ns, "web", 1)
+	must(t, err)
+	if !sup.Finished.Equal(moved.Finished) || sup.Updated.Equal(moved.Updated) {
+		t.Errorf("superseded: Finished %s, Updated %s; want Finished %s kept and Updated moved", sup.Finished, sup.Updated, moved.Finished)
 	}
 }

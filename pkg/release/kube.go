@@ -692,6 +692,9 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 		r.Updated = t.UTC()
 		r.StatusMoved = true
 	}
+	if t, err := time.Parse(time.RFC3339Nano, sec.Annotations[AnnotationFinished]); err == nil {
+		r.Finished = t.UTC()
+	}
 	return r, nil
 }
 
@@ -718,7 +721,11 @@ func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revi
 		if !CanMove(from, status) {
 			return fmt.Errorf("%s: revision %d cannot move from %s to %s", secretRef(namespace, sec.Name), revision, from, status)
 		}
-		annotations := map[string]string{AnnotationUpdated: s.lock.now().UTC().Format(time.RFC3339Nano)}
+		now := s.lock.now().UTC().Format(time.RFC3339Nano)
+		annotations := map[string]string{AnnotationUpdated: now}
+		if ends(from, status) {
+			annotations[AnnotationFinished] = now
+		}
 		if description != "" {
 			annotations[AnnotationDescription] = clipDescription(description)
 		}

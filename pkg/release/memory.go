@@ -50,6 +50,7 @@ type memoryRecord struct {
 	// annotations are SetAnnotations'.
 	annotations map[string]string
 	moved       bool // the status moved since CreateRevision
+	finished    time.Time
 }
 
 // NewMemoryStore returns an empty store with the default options.
@@ -243,6 +244,7 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 	r.Description = describeRead(r.Description, rec.outcome, rec.status)
 	r.Test = testResultOf(rec.annotations)
 	r.StatusMoved = rec.moved
+	r.Finished = rec.finished
 	return &r, nil
 }
 
@@ -268,7 +270,11 @@ func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revi
 	if !CanMove(rec.status, status) {
 		return fmt.Errorf("release %s/%s: revision %d cannot move from %s to %s", namespace, name, revision, rec.status, status)
 	}
-	rec.status, rec.updated = status, m.lock.now().UTC()
+	now := m.lock.now().UTC()
+	if ends(rec.status, status) {
+		rec.finished = now
+	}
+	rec.status, rec.updated = status, now
 	rec.moved = true
 	if description != "" {
 		rec.outcome = clipDescription(description)

@@ -44,6 +44,12 @@ const (
 // time of the move (RFC 3339). Without it, the record's creation time.
 const AnnotationUpdated = "kubectl-chart.io/updated"
 
+// AnnotationFinished is set on a revision record when its operation ends:
+// the time its status moved from pending-* to deployed or failed (RFC
+// 3339). Later moves (superseded) keep it, so history can tell how long
+// every operation took.
+const AnnotationFinished = "kubectl-chart.io/finished"
+
 // AnnotationDescription is set on a revision record when its status moves
 // with an outcome to tell (SetOutcome): why it failed, that it was
 // uninstalled. It replaces, on read, the description written with the

@@ -482,7 +482,7 @@ func sampleRevision(ns, name string, rev int) *Revision {
 // revisionOpts compares revisions as callers see them: Updated is the
 // store's.
 // Descriptions depend on the status (testOutcome checks them).
-var revisionOpts = cmp.Options{cmpopts.IgnoreFields(Revision{}, "Updated", "StatusMoved", "Description"), cmpopts.EquateEmpty()}
+var revisionOpts = cmp.Options{cmpopts.IgnoreFields(Revision{}, "Updated", "StatusMoved", "Finished", "Description"), cmpopts.EquateEmpty()}
 
 func testRevisionRoundTrip(t *testing.T, e storeEnv) {
 	ctx, ns := ctxT(t), e.namespace()

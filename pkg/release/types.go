@@ -105,6 +105,11 @@ type Revision struct {
 	Seal string `json:"-"`
 	// Updated is when the status last moved (from the record's metadata).
 	Updated time.Time `json:"-"`
+	// Finished is when the revision's operation ended: its status moved
+	// from pending-* to deployed or failed (AnnotationFinished); zero while
+	// pending, and in records written before it was kept or with their
+	// final status (import-helm).
+	Finished time.Time `json:"-"`
 	// StatusMoved tells that the status moved since the record was written
 	// (Updated is that move's time, not the record's creation): an
 	// operation's record moved to deployed or failed says when it ended.
