@@ -43,7 +43,7 @@ func testAnnotations(t *testing.T, e storeEnv) {
 	if got.StatusMoved || got.Test != nil {
 		t.Errorf("a new record: StatusMoved %v, Test %+v; want false, nil", got.StatusMoved, got.Test)
 	}
-	must(t, s.SetStatus(ctx, ns, "web", 1, StatusDeployed))
+	must(t, s.SetOutcome(ctx, ns, "web", 1, Outcome{Status: StatusDeployed}))
 	moved, err := s.Revision(ctx, ns, "web", 1)
 	must(t, err)
 	if !moved.StatusMoved {

@@ -702,7 +702,7 @@ func assemble(chunks []*corev1.Secret) (*Revision, error) {
 // status it has is a no-op. Only the status label and the updated
 // annotation change: the record's data is immutable.
 func (s *KubeStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
-	return s.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status})
+	return s.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status, statusOnly: true})
 }
 
 // SetOutcome moves a revision's status forward, as SetStatus, and records
@@ -723,7 +723,7 @@ func (s *KubeStore) SetOutcome(ctx context.Context, namespace, name string, revi
 		}
 		now := s.lock.now().UTC().Format(time.RFC3339Nano)
 		annotations := map[string]string{AnnotationUpdated: now}
-		if ends(from, status) {
+		if ends(from, status) && !o.statusOnly {
 			annotations[AnnotationFinished] = now
 		}
 		if description != "" {

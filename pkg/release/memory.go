@@ -251,7 +251,7 @@ func (rec *memoryRecord) revision() (*Revision, error) {
 // SetStatus moves a revision's status forward (CanMove); moving it to the
 // status it has is a no-op.
 func (m *MemoryStore) SetStatus(ctx context.Context, namespace, name string, revision int, status Status) error {
-	return m.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status})
+	return m.SetOutcome(ctx, namespace, name, revision, Outcome{Status: status, statusOnly: true})
 }
 
 // SetOutcome moves a revision's status forward, as SetStatus, and records
@@ -271,7 +271,7 @@ func (m *MemoryStore) SetOutcome(_ context.Context, namespace, name string, revi
 		return fmt.Errorf("release %s/%s: revision %d cannot move from %s to %s", namespace, name, revision, rec.status, status)
 	}
 	now := m.lock.now().UTC()
-	if ends(rec.status, status) {
+	if ends(rec.status, status) && !o.statusOnly {
 		rec.finished = now
 	}
 	rec.status, rec.updated = status, now

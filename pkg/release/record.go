@@ -45,9 +45,10 @@ const (
 const AnnotationUpdated = "kubectl-chart.io/updated"
 
 // AnnotationFinished is set on a revision record when its operation ends:
-// the time its status moved from pending-* to deployed or failed (RFC
-// 3339). Later moves (superseded) keep it, so history can tell how long
-// every operation took.
+// the time SetOutcome moved its status from pending-* to deployed or failed
+// (RFC 3339). Later moves (superseded) keep it, so history can tell how
+// long every operation took. SetStatus sets none: an imported record's
+// move says nothing of how long Helm took.
 const AnnotationFinished = "kubectl-chart.io/finished"
 
 // AnnotationDescription is set on a revision record when its status moves

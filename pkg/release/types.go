@@ -203,6 +203,11 @@ type Outcome struct {
 	// FailedHook is the hook event (pre-upgrade, …) whose hook made the
 	// revision fail (wire.AnnotationFailedHook), empty otherwise.
 	FailedHook string
+
+	// statusOnly: a status move that is not an operation's end (SetStatus:
+	// superseded, or a record import-helm writes as Helm left it), which
+	// records no AnnotationFinished.
+	statusOnly bool
 }
 
 // ChartRef is the chart of a head's revision (package wire's).
