@@ -220,22 +220,8 @@ func namespace(i, n int) string { return fmt.Sprintf("drift-%02d", i%n) }
 
 // timeRun runs bin and returns its stdout and CPU time (user+sys).
 func timeRun(ctx context.Context, bin string, args []string) ([]byte, time.Duration, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var cpu time.Duration
-	if cmd.ProcessState != nil {
-		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	}
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if lines := strings.Split(msg, "\n"); len(lines) > 5 {
-			msg = strings.Join(lines[:5], "\n") + "\n…"
-		}
-		return stdout.Bytes(), cpu, fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args[:min(3, len(args))], " "), err, msg)
-	}
-	return stdout.Bytes(), cpu, nil
+	out, _, cpu, err := benchutil.Run(exec.CommandContext(ctx, bin, args...))
+	return out, cpu, err
 }
 
 // writeChart writes a chart of n objects: ConfigMaps, Services and Deployments in turn.

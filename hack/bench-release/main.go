@@ -394,22 +394,11 @@ func written(summary string) int {
 func timeRun(ctx context.Context, tl tool, args []string) ([]byte, time.Duration, time.Duration, error) {
 	cmd := exec.CommandContext(ctx, tl.bin, args...)
 	cmd.Env = append(os.Environ(), tl.env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start)
+	out, elapsed, cpu, err := benchutil.Run(cmd)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if lines := strings.Split(msg, "\n"); len(lines) > 5 {
-			msg = strings.Join(lines[:5], "\n") + "\n…"
-		}
-		if msg != "" {
-			msg = ":\n" + msg
-		}
-		return nil, elapsed, 0, fmt.Errorf("%s %s: %w%s", tl.bin, strings.Join(args, " "), err, msg)
+		return nil, elapsed, 0, err
 	}
-	return stdout.Bytes(), elapsed, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	return out, elapsed, cpu, nil
 }
 
 func printTable(w io.Writer, ours, helm []round) {

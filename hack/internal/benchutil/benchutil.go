@@ -1,6 +1,7 @@
 package benchutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -74,4 +75,29 @@ func Ratio(helm, ours time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f×", float64(helm)/float64(ours))
+}
+
+// Run runs cmd with its output captured and returns its stdout, wall time
+// and CPU time (user + sys of the process). A failure names the command and
+// the first lines of its stderr.
+func Run(cmd *exec.Cmd) (stdout []byte, wall, cpu time.Duration, err error) {
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err = cmd.Run()
+	wall = time.Since(start)
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if err != nil {
+		msg := strings.TrimSpace(errOut.String())
+		if lines := strings.Split(msg, "\n"); len(lines) > 5 {
+			msg = strings.Join(lines[:5], "\n") + "\n…"
+		}
+		if msg != "" {
+			msg = ":\n" + msg
+		}
+		return out.Bytes(), wall, cpu, fmt.Errorf("%s %s: %w%s", cmd.Path, strings.Join(cmd.Args[1:], " "), err, msg)
+	}
+	return out.Bytes(), wall, cpu, nil
 }
