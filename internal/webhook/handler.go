@@ -113,7 +113,17 @@ type answer struct {
 	release  ownership.ObjectRef // the head's name when head is nil
 	// releaseName is the release the request is about ("" when none).
 	releaseName string
+	// target is what the request writes: targetHead, targetRecord, or
+	// an owned object (targetObject), as handle routed it.
+	target int
 }
+
+// Targets of a request (answer.target).
+const (
+	targetObject = iota
+	targetHead
+	targetRecord
+)
 
 // Handle answers one admission request. It never panics on bad input:
 // requests it cannot decode get 400.
@@ -175,8 +185,10 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) answer {
 
 	switch {
 	case isHead(r, lbl):
+		a.target = targetHead
 		return h.onHead(ctx, r, a)
 	case isRecord(r, lbl):
+		a.target = targetRecord
 		return h.decide(ctx, r, a, req.Namespace, name, recheck, func(head *ownership.Head) ownership.Decision {
 			return ownership.DecideRecord(h.opts.Config, r, head)
 		})

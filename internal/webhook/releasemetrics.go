@@ -64,7 +64,7 @@ func (h *Handler) releaseEvents(req admission.Request, a answer) {
 	}
 	now := h.now()
 	switch {
-	case isRecordRequest(r):
+	case a.target == targetRecord:
 		if r.Operation != ownership.OperationUpdate || r.Old == nil || r.New == nil {
 			return
 		}
@@ -80,7 +80,7 @@ func (h *Handler) releaseEvents(req admission.Request, a answer) {
 		if t := newAnn[wire.AnnotationTest]; t != "" && t != oldAnn[wire.AnnotationTest] {
 			m.testRun(ns, a.releaseName, t)
 		}
-	case isHeadRequest(r):
+	case a.target == targetHead:
 		if r.Old == nil || headStatus(r.Old) != wire.StatusUninstalling {
 			return
 		}
@@ -129,22 +129,6 @@ func (m *Metrics) testRun(namespace, release, annotation string) {
 		m.HookFailures.WithLabelValues(namespace, release, "test").Add(float64(failed))
 	}
 	m.Tests.WithLabelValues(namespace, release, outcome).Inc()
-}
-
-func isRecordRequest(r ownership.Request) bool {
-	u := r.New
-	if u == nil {
-		u = r.Old
-	}
-	return u != nil && isRecord(r, u.GetLabels())
-}
-
-func isHeadRequest(r ownership.Request) bool {
-	u := r.Old
-	if u == nil {
-		u = r.New
-	}
-	return u != nil && isHead(r, u.GetLabels())
 }
 
 // hookEvents are the events a hook-failure label may name.

@@ -171,6 +171,12 @@ chart_release_operation_duration_seconds_sum{namespace="apps",operation="uninsta
 			}
 			r.Kind = ownership.ObjectRef{Kind: u.GetKind(), Namespace: "apps", Name: u.GetName()}
 			a := answer{request: r, releaseName: "web", release: ownership.ObjectRef{Kind: "ConfigMap", Namespace: "apps", Name: ownership.HeadName("web")}}
+			switch u.GetLabels()[ownership.LabelRecord] {
+			case ownership.RecordHead:
+				a.target = targetHead
+			case ownership.RecordRevision:
+				a.target = targetRecord
+			}
 			a.resp = admission.Allowed("")
 			if c.denied != nil {
 				a.decision, a.resp = c.denied, admission.Denied("no")
