@@ -30,25 +30,9 @@ type Metrics struct {
 	// Duration is the time the handler takes per request.
 	Duration prometheus.Histogram
 
-	// Operations counts finished release operations by namespace, release,
-	// operation (install, upgrade, rollback, uninstall) and outcome
-	// (deployed, failed, uninstalled).
-	Operations *prometheus.CounterVec
-	// OperationDuration is the time from a revision record's creation to
-	// its final status (for an uninstall: from the lock's start to the
-	// end), by the same labels: the server's timestamps, whichever replica
-	// saw the record created.
-	OperationDuration *prometheus.HistogramVec
-	// HookFailures counts hooks that failed a revision, and failed test
-	// hooks (event "test").
-	HookFailures *prometheus.CounterVec
-	// Tests counts test runs (kubectl chart test) by outcome (succeeded,
-	// failed).
-	Tests *prometheus.CounterVec
-	// Blocked counts the writes the webhook denied, by release, reason,
-	// field manager and client (the program the manager names): drift that
-	// was stopped.
-	Blocked *prometheus.CounterVec
+	// releases holds the series of the deploys (operations, their
+	// durations, hook failures, tests, blocked writes), per release.
+	releases *releaseStats
 
 	managers, clients *boundedSet
 }
@@ -87,7 +71,6 @@ const maxManagers = 50
 // NewMetrics creates the collectors and registers them with reg (nil: not
 // registered).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	release := []string{"namespace", "release"}
 	m := &Metrics{
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricRequests,
@@ -104,34 +87,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			// a cache miss that waits for the informer or a live read is not.
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 17),
 		}),
-		Operations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricOperations,
-			Help: "Release operations that finished, by operation (install, upgrade, rollback, uninstall) and outcome (deployed, failed, uninstalled).",
-		}, append(release, "operation", "outcome")),
-		OperationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: MetricOperationDuration,
-			Help: "Seconds from a revision record's creation to its final status (uninstall: from the lock's start), by operation and outcome.",
-			// Deploys take seconds to tens of minutes; the SLO of a small
-			// service is 5 minutes (300).
-			Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600},
-		}, append(release, "operation", "outcome")),
-		HookFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricHookFailures,
-			Help: "Hooks that failed a revision, by hook event (pre-install … post-delete), and failed test hooks (event test).",
-		}, append(release, "event")),
-		Tests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricTests,
-			Help: "Test runs of releases (kubectl chart test), by outcome (succeeded, failed).",
-		}, append(release, "outcome")),
-		Blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricBlocked,
-			Help: "Writes the ownership webhook denied, by release, reason, field manager and client program (at most 50 distinct managers and clients; then other).",
-		}, append(release, "reason", "manager", "client")),
+		releases: newReleaseStats(time.Now),
 		managers: newBoundedSet(maxManagers),
 		clients:  newBoundedSet(maxManagers),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Requests, m.Decisions, m.Duration, m.Operations, m.OperationDuration, m.HookFailures, m.Tests, m.Blocked} {
+		for _, c := range []prometheus.Collector{m.Requests, m.Decisions, m.Duration, m.releases} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -151,16 +112,12 @@ func (m *Metrics) observe(operation, kind string, allowed bool, reason string, t
 
 // operation counts a finished release operation.
 func (m *Metrics) operation(namespace, release, operation, outcome string, took time.Duration) {
-	m.Operations.WithLabelValues(namespace, release, operation, outcome).Inc()
-	if took < 0 {
-		took = 0
-	}
-	m.OperationDuration.WithLabelValues(namespace, release, operation, outcome).Observe(took.Seconds())
+	m.releases.operation(namespace, release, operation, outcome, took)
 }
 
 // blocked counts a denied write of field manager manager.
 func (m *Metrics) blocked(namespace, release, reason, manager string) {
-	m.Blocked.WithLabelValues(namespace, release, reason, m.managers.value(manager), m.clients.value(clientOf(manager))).Inc()
+	m.releases.block(namespace, release, reason, m.managers.value(manager), m.clients.value(clientOf(manager)))
 }
 
 // clientOf is the program a field manager names: kubectl for kubectl's

@@ -75,7 +75,7 @@ func (h *Handler) releaseEvents(req admission.Request, a answer) {
 		}
 		oldAnn, newAnn := r.Old.GetAnnotations(), r.New.GetAnnotations()
 		if ev := newAnn[wire.AnnotationFailedHook]; ev != "" && oldAnn[wire.AnnotationFailedHook] == "" {
-			m.HookFailures.WithLabelValues(ns, a.releaseName, hookEvent(ev)).Inc()
+			m.releases.hookFailures(ns, a.releaseName, hookEvent(ev), 1)
 		}
 		if t := newAnn[wire.AnnotationTest]; t != "" && t != oldAnn[wire.AnnotationTest] {
 			m.testRun(ns, a.releaseName, t)
@@ -126,9 +126,9 @@ func (m *Metrics) testRun(namespace, release, annotation string) {
 	outcome := "succeeded"
 	if failed > 0 {
 		outcome = "failed"
-		m.HookFailures.WithLabelValues(namespace, release, "test").Add(float64(failed))
+		m.releases.hookFailures(namespace, release, "test", failed)
 	}
-	m.Tests.WithLabelValues(namespace, release, outcome).Inc()
+	m.releases.test(namespace, release, outcome)
 }
 
 // hookEvents are the events a hook-failure label may name.
