@@ -82,6 +82,9 @@ type Result struct {
 	Hooks []HookRun
 	// RolledBack is set when --atomic undid the operation.
 	RolledBack string
+	// CleanedUp are the objects a failed operation had created and
+	// --cleanup-on-fail deleted.
+	CleanedUp []release.ObjectRef
 }
 
 // Takeovers are the fields the operation took from other field managers

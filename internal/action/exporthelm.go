@@ -202,7 +202,7 @@ func (c *Config) exportLocked(ctx context.Context, o ExportHelmOptions, head *re
 	if export == nil || !export.Status.IsPending() && export.Status != release.StatusUninstalled {
 		export = &release.Revision{
 			Name: o.Name, Namespace: o.Namespace, Revision: head.Revision + 1, Status: release.StatusPendingUpgrade,
-			Chart: deployed.Chart, Values: deployed.Values, ComputedValues: deployed.ComputedValues, Manifest: deployed.Manifest,
+			Chart: deployed.Chart, Labels: deployed.Labels, Values: deployed.Values, ComputedValues: deployed.ComputedValues, Manifest: deployed.Manifest,
 			CRDs: deployed.CRDs, Hooks: deployed.Hooks, Notes: deployed.Notes, Inventory: deployed.Inventory,
 			Description: fmt.Sprintf("Exported to Helm, which has it as revision %d", deployed.Revision),
 			Operation:   OperationExportHelm, Started: c.now(),

@@ -27,6 +27,9 @@ type RollbackOptions struct {
 	NoHooks        bool
 	Description    string
 	Concurrency    int
+	// CleanupOnFail deletes, when the rollback fails, the objects it
+	// created (--cleanup-on-fail).
+	CleanupOnFail bool
 }
 
 // DefaultRollbackOptions are Helm's defaults.
@@ -99,6 +102,7 @@ func rollbackRevision(target *release.Revision, revision int, description string
 		Revision:       revision,
 		Status:         release.StatusPendingRollback,
 		Chart:          target.Chart,
+		Labels:         target.Labels,
 		Values:         target.Values,
 		ComputedValues: target.ComputedValues,
 		Manifest:       target.Manifest,
@@ -143,7 +147,11 @@ func (c *Config) rollbackLocked(ctx context.Context, o RollbackOptions, head *re
 	}
 	if err := c.deploy(ctx, uo, head, rev, prev, res); err != nil {
 		head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
-		return res, c.fail(ctx, head, rev, err)
+		failErr := c.fail(ctx, head, rev, err)
+		if o.CleanupOnFail {
+			failErr = c.cleanupOnFail(ctx, head, o.Timeout, o.Concurrency, res, failErr)
+		}
+		return res, failErr
 	}
 	return res, c.finish(ctx, uo, head, rev, prev, res.Takeovers())
 }

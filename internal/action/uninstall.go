@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kubectl-chart/kubectl-chart/internal/apply"
 	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
@@ -23,6 +25,11 @@ type UninstallOptions struct {
 	Timeout     time.Duration
 	ForceUnlock bool
 	Description string
+	// Cascade is the propagation policy of the deletions (Helm's
+	// --cascade): background (default), orphan or foreground.
+	Cascade metav1.DeletionPropagation
+	// IgnoreNotFound treats a missing release as uninstalled already.
+	IgnoreNotFound bool
 }
 
 // UninstallResult is what an uninstall did.
@@ -89,7 +96,7 @@ func (c *Config) uninstallLocked(ctx context.Context, o UninstallOptions, head *
 		return res, fmt.Errorf("updating release head: %w", err)
 	}
 	refs, keptCRDs := deletable(head.Inventory)
-	cs, err := c.Applier.Delete(ctx, refs, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace, Wait: o.Wait, Timeout: o.Timeout})
+	cs, err := c.Applier.Delete(ctx, refs, apply.DeleteOptions{Release: o.Name, ReleaseNamespace: o.Namespace, Wait: o.Wait, Timeout: o.Timeout, Propagation: o.Cascade})
 	if cs != nil {
 		res.Changes = append(keptCRDs, cs.Changes...)
 		for _, ch := range res.Changes {

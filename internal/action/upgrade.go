@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -58,6 +59,23 @@ type UpgradeOptions struct {
 	Description    string
 	SkipSchema     bool
 	Concurrency    int
+	// PostRenderer rewrites what the chart renders before it is applied
+	// and recorded (--post-renderer); nil for none.
+	PostRenderer render.PostRenderer
+	// Labels are the release labels given (--labels): an install records
+	// them as they are, an upgrade merges them into the last revision's, a
+	// value "null" removing one (revisionLabels). Helm's system label
+	// names are refused.
+	Labels map[string]string
+	// SkipCRDs leaves the chart's CRDs (crds/) alone: neither applied nor
+	// recorded in the revision.
+	SkipCRDs bool
+	// EnableDNS lets getHostByName resolve names (--enable-dns); SubNotes
+	// renders the subcharts' notes too (--render-subchart-notes).
+	EnableDNS, SubNotes bool
+	// CleanupOnFail deletes, when the operation fails, the objects it
+	// created (--cleanup-on-fail; --atomic does more).
+	CleanupOnFail bool
 }
 
 // DefaultUpgradeOptions are Helm's defaults.
@@ -68,6 +86,9 @@ func DefaultUpgradeOptions() UpgradeOptions {
 // Upgrade installs or upgrades a release.
 func (c *Config) Upgrade(ctx context.Context, o UpgradeOptions) (*Result, error) {
 	if err := validateName(o.Name); err != nil {
+		return nil, err
+	}
+	if err := checkLabels(o.Labels); err != nil {
 		return nil, err
 	}
 	head, err := c.Store.Head(ctx, o.Namespace, o.Name)
@@ -172,11 +193,20 @@ func (c *Config) renderRevision(ctx context.Context, o UpgradeOptions, prev *rel
 	ro.Capabilities = c.Capabilities
 	ro.Lookup = c.Lookup
 	ro.SkipSchemaValidation = o.SkipSchema
+	ro.EnableDNS, ro.SubNotes = o.EnableDNS, o.SubNotes
+	ro.PostRenderer = o.PostRenderer
 	res, err := render.Render(ctx, chartFor(o, prev), values.DeepCopy(vals), ro)
 	if err != nil {
 		return nil, err
 	}
-	manifest, crds := res.ManifestText(false), res.CRDText()
+	manifest, err := res.PostRenderManifest(ctx, o.PostRenderer, render.TemplateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	crds := res.CRDText()
+	if o.SkipCRDs {
+		crds = ""
+	}
 	_, objs, err := c.decodeRevision(crds, manifest, o.Namespace)
 	if err != nil {
 		return nil, err
@@ -200,7 +230,9 @@ func (c *Config) renderOnly(ctx context.Context, o UpgradeOptions, head *release
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Revision: c.newRevision(o, r, revision, op)}, nil
+	rev := c.newRevision(o, r, revision, op)
+	rev.Labels = revisionLabels(o, head)
+	return &Result{Revision: rev}, nil
 }
 
 func (c *Config) upgradeDryRunServer(ctx context.Context, o UpgradeOptions, head *release.Head, op string) (*Result, error) {
@@ -362,7 +394,11 @@ func chartInfo(ch *chart.Chart, origin release.ChartOrigin) release.ChartInfo {
 	if ch == nil || ch.Metadata == nil {
 		return release.ChartInfo{ChartOrigin: origin}
 	}
-	return release.ChartInfo{Name: ch.Metadata.Name, Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, ChartOrigin: origin}
+	md := ch.Metadata
+	// The dependencies as rendering left them (this runs after it): what
+	// Helm stores.
+	return release.ChartInfo{Name: md.Name, Version: md.Version, AppVersion: md.AppVersion, ChartOrigin: origin,
+		Annotations: maps.Clone(md.Annotations), Dependencies: md.Copy().Dependencies}
 }
 
 // upgradeLocked runs the operation with the lock held.
@@ -380,6 +416,7 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 		return nil, err
 	}
 	rev := c.newRevision(o, r, revision, op)
+	rev.Labels = revisionLabels(o, head)
 	res := &Result{Revision: rev}
 
 	// The record first, then the union inventory: from here on, every object
@@ -404,6 +441,9 @@ func (c *Config) upgradeLocked(ctx context.Context, o UpgradeOptions, head *rele
 	head.Inventory = union(owned, applied(rev.Inventory, res.Changes))
 	failErr := c.fail(ctx, head, rev, opErr)
 	if !o.Atomic {
+		if o.CleanupOnFail {
+			failErr = c.cleanupOnFail(ctx, head, o.Timeout, o.Concurrency, res, failErr)
+		}
 		return res, failErr
 	}
 	if op == "install" {

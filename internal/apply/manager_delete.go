@@ -31,6 +31,9 @@ type DeleteOptions struct {
 	// the same name), for at most Timeout (default 5 minutes).
 	Wait    bool
 	Timeout time.Duration
+	// Propagation is the deletion's propagation policy (Helm's --cascade):
+	// background when empty.
+	Propagation metav1.DeletionPropagation
 }
 
 // Delete deletes objects in the reverse of the install order: custom
@@ -130,6 +133,9 @@ func (m *Manager) deleteOne(ctx context.Context, ref release.ObjectRef, opts Del
 		}
 	}
 	policy := metav1.DeletePropagationBackground
+	if opts.Propagation != "" {
+		policy = opts.Propagation
+	}
 	del := metav1.DeleteOptions{
 		PropagationPolicy: &policy,
 		// Delete what was read, not an object created since under the same name.

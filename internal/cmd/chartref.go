@@ -45,6 +45,8 @@ type chartRefFlags struct {
 	// their own (addTimeoutFlag).
 	Timeout    *time.Duration
 	ownTimeout time.Duration
+	// depUpdate is --dependency-update, on the commands that have it.
+	depUpdate *dependencyUpdate
 }
 
 func (f *chartRefFlags) addFlags(cmd *cobra.Command) {
@@ -133,6 +135,11 @@ func (f *chartRefFlags) load(ctx context.Context, ref string) (*chart.Chart, rel
 			return nil, src.Origin, fmt.Errorf("%s: %w", ref, err)
 		}
 		return nil, src.Origin, err
+	}
+	if src.Kind == chartsource.KindLocal {
+		if ch, err = f.depUpdate.ensure(ctx, f, src.Path, ch); err != nil {
+			return nil, src.Origin, err
+		}
 	}
 	return ch, src.Origin, nil
 }

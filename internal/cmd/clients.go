@@ -66,7 +66,10 @@ func newClients(f *genericclioptions.ConfigFlags) (*clients, error) {
 	// time: that bound, and the server's priority and fairness, pace the
 	// requests. A client-side token bucket would only serialise them again
 	// (a negative QPS turns it off).
-	cfg.QPS, cfg.Burst = -1, 0
+	// --qps and --burst-limit (Helm's) set a bucket on purpose.
+	if cfg.QPS == 0 && cfg.Burst == 0 {
+		cfg.QPS, cfg.Burst = -1, 0
+	}
 	ns, _, err := f.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func NewCmdCompletion(streams genericiooptions.IOStreams) *cobra.Command {
 		Long:                  completionLong,
 		Example:               completionExample,
 		DisableFlagsInUseLine: true,
-		Args:                  cobra.ExactArgs(1),
+		Args:                  exactArgs(1),
 		ValidArgs:             completionShells,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(cmd, args)

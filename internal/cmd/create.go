@@ -69,7 +69,7 @@ func NewCmdCreate(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:   "Create a new chart with the given name, as helm create does",
 		Long:    createLong,
 		Example: createExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {

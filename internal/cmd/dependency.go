@@ -74,7 +74,7 @@ func NewCmdDependency(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:   "Manage a chart's dependencies, as helm dependency does",
 		Long:    dependencyLong,
 		Example: dependencyExample,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 	}
 	cmd.AddCommand(
 		NewCmdDependencyList(streams),
@@ -102,7 +102,7 @@ func NewCmdDependencyList(streams genericiooptions.IOStreams) *cobra.Command {
 		Aliases:           []string{"ls"},
 		Short:             "List the dependencies of a chart",
 		Long:              dependencyListLong,
-		Args:              cobra.MaximumNArgs(1),
+		Args:              maximumNArgs(1),
 		ValidArgsFunction: completeChartPaths,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(args)
@@ -172,7 +172,7 @@ func NewCmdDependencyUpdate(streams genericiooptions.IOStreams, build bool) *cob
 		Aliases:           []string{"up"},
 		Short:             "Update charts/ from Chart.yaml and write Chart.lock",
 		Long:              dependencyUpdateLong,
-		Args:              cobra.MaximumNArgs(1),
+		Args:              maximumNArgs(1),
 		ValidArgsFunction: completeChartDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {

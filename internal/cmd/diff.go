@@ -110,7 +110,7 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 		Short:   "Show what upgrading a release would change",
 		Long:    diffLong,
 		Example: diffUpgradeExample,
-		Args:    diffArgs(cobra.ExactArgs(2)),
+		Args:    diffArgs(exactArgs(2)),
 
 		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -150,7 +150,7 @@ func newCmdDiffRollback(f *genericclioptions.ConfigFlags, streams genericiooptio
 		Short:   "Show what rolling a release back would change",
 		Long:    diffLong + "\n\nWithout REVISION, the revision before the deployed one is the target.",
 		Example: diffRollbackExample,
-		Args:    diffArgs(cobra.RangeArgs(1, 2)),
+		Args:    diffArgs(rangeArgs(1, 2)),
 
 		ValidArgsFunction: completeArgs(completeReleases(f), completeRevisions(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {

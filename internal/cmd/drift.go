@@ -73,7 +73,7 @@ func NewCmdDrift(f *genericclioptions.ConfigFlags, streams genericiooptions.IOSt
 		Short:   "Show how the live objects of releases differ from what they applied",
 		Long:    driftLong,
 		Example: driftExample,
-		Args:    diffArgs(cobra.MaximumNArgs(1)),
+		Args:    diffArgs(maximumNArgs(1)),
 
 		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {

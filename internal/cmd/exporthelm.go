@@ -41,7 +41,7 @@ running it again.`,
 		Example: `  kubectl chart export-helm web -n apps --dry-run
   kubectl chart export-helm web -n apps
   helm upgrade web ./web -n apps --reuse-values`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err

@@ -20,6 +20,7 @@ const getLong = `Print what a release keeps of one of its revisions (the last on
 - values:   the values the user supplied
 - notes:    the chart's NOTES.txt, rendered
 - hooks:    the hooks, rendered
+- metadata: the release's facts: chart, labels, status, time
 - all:      all of the above, with the release's facts`
 
 // What `kubectl chart get` prints.
@@ -28,6 +29,7 @@ const (
 	getValues   = "values"
 	getNotes    = "notes"
 	getHooks    = "hooks"
+	getMetadata = "metadata"
 	getAll      = "all"
 )
 
@@ -44,7 +46,7 @@ type GetOptions struct {
 	// AllValues is values' --all: print the computed values (the chart's
 	// defaults coalesced with the user's).
 	AllValues bool
-	// Output is values' -o: table, json or yaml.
+	// Output is values' and metadata's -o: table, json or yaml.
 	Output releaseview.Format
 	// Namespace is the release namespace; set by Complete.
 	Namespace string
@@ -58,7 +60,7 @@ func NewCmdGet(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStre
 		Use:   "get",
 		Short: "Download extended information of a named release",
 		Long:  getLong,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}
 	cmd.AddCommand(
 		newCmdGetWhat(f, streams, getManifest, "download the manifest for a named release",
@@ -70,6 +72,11 @@ func NewCmdGet(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStre
 			"Print the notes (the chart's NOTES.txt, rendered) of a revision of a release."),
 		newCmdGetWhat(f, streams, getHooks, "download all hooks for a named release",
 			"Print the hooks of a revision of a release.\n\nHooks are formatted in YAML and separated by the YAML '---\\n' separator."),
+		newCmdGetWhat(f, streams, getMetadata, "This command fetches metadata for a given release",
+			"Print the metadata of a revision of a release, as helm get metadata: its chart\n"+
+				"(name, version, appVersion, annotations, dependencies), its release labels\n"+
+				"(install/upgrade --labels), namespace, revision, status, deployment time and\n"+
+				"apply method."),
 		newCmdGetWhat(f, streams, getAll, "download all information for a named release",
 			"Print a human readable collection of information about the notes, hooks,\n"+
 				"supplied and computed values, and generated manifest of a revision of a release."),
@@ -84,7 +91,7 @@ func newCmdGetWhat(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Short:   short,
 		Long:    long,
 		Example: fmt.Sprintf("  kubectl chart get %s my-release\n  kubectl chart get %s my-release --revision 2", what, what),
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -101,6 +108,8 @@ func newCmdGetWhat(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	fs.IntVar(&o.Revision, "revision", 0, "get the named release with revision")
 	if what == getValues {
 		fs.BoolVarP(&o.AllValues, "all", "a", false, "dump all (computed) values")
+	}
+	if what == getValues || what == getMetadata {
 		fs.VarP(&o.Output, "output", "o", releaseview.FormatUsage())
 	}
 	return cmd
@@ -153,6 +162,8 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			}
 		}
 		text, err = releaseview.ValuesText(vals, o.Output, computed)
+	case getMetadata:
+		text, err = releaseview.MetadataText(releaseview.MetadataOf(r, o.Revision == 0, time.Local), o.Output)
 	case getAll:
 		text, err = releaseview.AllText(r, time.Local)
 	default:

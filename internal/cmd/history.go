@@ -66,7 +66,7 @@ func NewCmdHistory(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Short:   "Fetch release history",
 		Long:    historyLong,
 		Example: historyExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {

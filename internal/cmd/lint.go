@@ -61,11 +61,11 @@ type LintOptions struct {
 func NewCmdLint(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &LintOptions{configFlags: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "lint CHART [CHART...]",
+		Use:     "lint PATH",
 		Short:   "Examine charts for possible issues, as helm lint does",
 		Long:    lintLong,
 		Example: lintExample,
-		Args:    cobra.MinimumNArgs(1),
+		Args:    minimumNArgs(1),
 
 		ValidArgsFunction: completeChartPaths,
 		RunE: func(cmd *cobra.Command, args []string) error {

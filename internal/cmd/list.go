@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
@@ -33,6 +34,12 @@ Releases are sorted by name; -d sorts them by the time of their last revision
 --filter keeps the releases whose name matches a regular expression (Go RE2
 syntax, as Helm's).
 
+--selector keeps the releases whose labels match a label selector, as Helm's:
+the release labels of their last revision (install/upgrade --labels) and the
+labels Helm's storage gives a release, which Helm matches too: name, owner
+(always helm), status, version (the last revision), and createdAt or
+modifiedAt (Unix seconds).
+
 At most --max releases are listed (256 by default, 0 for all), from --offset.`
 
 const listExample = `  # Releases of the current namespace
@@ -42,7 +49,10 @@ const listExample = `  # Releases of the current namespace
   kubectl chart list -A --filter '^web' -o json
 
   # Only the names of failed releases
-  kubectl chart list --failed -q`
+  kubectl chart list --failed -q
+
+  # Releases labelled team=payments (install --labels team=payments)
+  kubectl chart list -l team=payments,tier!=canary`
 
 // ListOptions are the options of `kubectl chart list`.
 type ListOptions struct {
@@ -52,6 +62,8 @@ type ListOptions struct {
 	AllNamespaces bool
 	// Filter is a regular expression on release names.
 	Filter string
+	// Selector is a label selector on the releases' labels (-l).
+	Selector string
 	// Short prints the names only (-q).
 	Short bool
 	// NoHeaders leaves out the header of the table.
@@ -69,6 +81,7 @@ type ListOptions struct {
 	// Namespace is the namespace listed ("" with -A); set by Complete.
 	Namespace string
 	filter    *regexp.Regexp
+	selector  labels.Selector
 
 	genericiooptions.IOStreams
 }
@@ -82,7 +95,7 @@ func NewCmdList(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 		Short:   "List releases",
 		Long:    listLong,
 		Example: listExample,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(); err != nil {
 				return err
@@ -110,6 +123,7 @@ func NewCmdList(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 	fs.IntVarP(&o.Max, "max", "m", 256, "maximum number of releases to fetch (0 for all)")
 	fs.IntVar(&o.Offset, "offset", 0, "next release index in the list, used to offset from start value")
 	fs.StringVarP(&o.Filter, "filter", "f", "", "a regular expression. Any releases that match the expression will be included in the results")
+	fs.StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter on, supports '=', '==', and '!='.(e.g. -l key1=value1,key2=value2)")
 	fs.VarP(&o.Output, "output", "o", releaseview.FormatUsage())
 	return cmd
 }
@@ -124,7 +138,8 @@ func (o *ListOptions) Complete() error {
 	return err
 }
 
-// Validate compiles the filter and checks the paging flags.
+// Validate compiles the filter, parses the selector and checks the paging
+// flags.
 func (o *ListOptions) Validate() error {
 	if o.Filter != "" {
 		re, err := regexp.Compile(o.Filter)
@@ -132,6 +147,13 @@ func (o *ListOptions) Validate() error {
 			return fmt.Errorf("invalid --filter: %w", err)
 		}
 		o.filter = re
+	}
+	if o.Selector != "" {
+		sel, err := labels.Parse(o.Selector)
+		if err != nil {
+			return err // Helm's message, as it is
+		}
+		o.selector = sel
 	}
 	if o.Max < 0 {
 		return fmt.Errorf("invalid --max %d: must not be negative", o.Max)
@@ -150,7 +172,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return err
 	}
 	view := releaseview.DefaultListOptions()
-	view.Filter, view.States = o.filter, o.States
+	view.Filter, view.Selector, view.States = o.filter, o.selector, o.States
 	view.ByDate, view.Reverse = o.ByDate, o.Reverse
 	view.Max, view.Offset, view.TimeFormat = o.Max, o.Offset, o.TimeFormat
 

@@ -67,6 +67,11 @@ type PackageOptions struct {
 	// reads it from standard input.
 	PassphraseFile string
 
+	// DependencyUpdate runs `dependency update` on each chart first
+	// (-u/--dependency-update), fetching with deps' credentials and TLS.
+	DependencyUpdate bool
+	deps             chartRefFlags
+
 	// sourceDateEpoch, from $SOURCE_DATE_EPOCH, stamps every file.
 	sourceDateEpoch *time.Time
 	// signer is the unlocked signing key, when signing.
@@ -79,11 +84,16 @@ type PackageOptions struct {
 func NewCmdPackage(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &PackageOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "package CHART_DIR [CHART_DIR...]",
+		Use:     "package [CHART_PATH] [...]",
 		Short:   "Package a chart directory into a chart archive, as helm package does",
 		Long:    packageLong,
 		Example: packageExample,
-		Args:    cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("need at least one argument, the path to the chart") // Helm's words
+			}
+			return nil
+		},
 
 		ValidArgsFunction: completeChartDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -104,6 +114,14 @@ func NewCmdPackage(streams genericiooptions.IOStreams) *cobra.Command {
 	fs.StringVar(&o.Version, "version", "", "set the version on the chart to this semver version")
 	fs.StringVar(&o.AppVersion, "app-version", "", "set the appVersion on the chart to this version")
 	fs.StringVarP(&o.Destination, "destination", "d", ".", "location to write the chart.")
+	fs.BoolVarP(&o.DependencyUpdate, "dependency-update", "u", false, `update dependencies from "Chart.yaml" to dir "charts/" before packaging`)
+	fs.StringVar(&o.deps.Username, "username", "", "chart repository username where to locate the requested chart")
+	fs.StringVar(&o.deps.Password, "password", "", "chart repository password where to locate the requested chart")
+	fs.StringVar(&o.deps.CertFile, "cert-file", "", "identify HTTPS client using this SSL certificate file")
+	fs.StringVar(&o.deps.KeyFile, "key-file", "", "identify HTTPS client using this SSL key file")
+	fs.BoolVar(&o.deps.InsecureSkipTLS, "insecure-skip-tls-verify", false, "skip tls certificate checks for the chart download")
+	fs.BoolVar(&o.deps.PlainHTTP, "plain-http", false, "use insecure HTTP connections for the chart download")
+	fs.StringVar(&o.deps.CAFile, "ca-file", "", "verify certificates of HTTPS-enabled servers using this CA bundle")
 	return cmd
 }
 
@@ -172,6 +190,14 @@ func (o *PackageOptions) Run(ctx context.Context) error {
 		o.signer = signer
 	}
 	for _, dir := range o.Dirs {
+		if o.DependencyUpdate {
+			// As helm package -u: always, not only when some are missing.
+			o.deps.Keyring = o.Keyring
+			m := (&dependencyUpdate{enabled: true, out: o.Out}).manager(&o.deps, o.sourceDateEpoch)
+			if _, err := m.Update(ctx, dir); err != nil {
+				return err
+			}
+		}
 		name, err := o.packageDir(dir)
 		if err != nil {
 			return err

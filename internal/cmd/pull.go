@@ -65,17 +65,12 @@ type PullOptions struct {
 func NewCmdPull(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &PullOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "pull [chart URL | repo/chartname] [...]",
-		Aliases: []string{"fetch"},
-		Short:   "Download a chart from a repository, an OCI registry or a URL",
-		Long:    pullLong,
-		Example: pullExample,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return errors.New(`"kubectl chart pull" requires at least 1 argument` + "\n\nUsage:  kubectl chart pull [chart URL | repo/chartname] [...] [flags]")
-			}
-			return nil
-		},
+		Use:               "pull [chart URL | repo/chartname] [...]",
+		Aliases:           []string{"fetch"},
+		Short:             "Download a chart from a repository, an OCI registry or a URL",
+		Long:              pullLong,
+		Example:           pullExample,
+		Args:              minimumNArgs(1),
 		ValidArgsFunction: completeChartPaths,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Charts = args

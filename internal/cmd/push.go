@@ -77,11 +77,11 @@ type PushOptions struct {
 func NewCmdPush(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &PushOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "push CHART REMOTE",
+		Use:     "push [chart] [remote]",
 		Short:   "Push a chart archive to an OCI registry, as helm push does",
 		Long:    pushLong,
 		Example: pushExample,
-		Args:    cobra.ExactArgs(2),
+		Args:    minimumNArgs(2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			switch len(args) {
 			case 0:

@@ -30,7 +30,7 @@ func NewCmdRegistry(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "registry",
 		Short: "Login to or logout from a registry, as helm registry does",
 		Long:  "This command consists of multiple subcommands to interact with registries.",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(NewCmdRegistryLogin(streams), NewCmdRegistryLogout(streams))
@@ -51,7 +51,7 @@ type RegistryLoginOptions struct {
 func NewCmdRegistryLogin(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RegistryLoginOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "login HOST",
+		Use:   "login [host]",
 		Short: "Login to a registry",
 		Long:  registryLoginLong,
 		Example: `  # Log in with a password from standard input
@@ -59,7 +59,7 @@ func NewCmdRegistryLogin(streams genericiooptions.IOStreams) *cobra.Command {
 
   # Log in to a registry whose certificate a private CA signed
   kubectl chart registry login registry.example.com -u me --ca-file ca.crt`,
-		Args:              cobra.ExactArgs(1),
+		Args:              minimumNArgs(1),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -171,11 +171,11 @@ type RegistryLogoutOptions struct {
 func NewCmdRegistryLogout(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RegistryLogoutOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:               "logout HOST",
+		Use:               "logout [host]",
 		Short:             "Logout from a registry",
 		Long:              "Remove credentials stored for a remote registry, as \"helm registry logout\" does.",
 		Example:           "  kubectl chart registry logout registry.example.com",
-		Args:              cobra.ExactArgs(1),
+		Args:              minimumNArgs(1),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Host = args[0]

@@ -33,7 +33,7 @@ func NewCmdRepo(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "repo add|remove|list|index|update [ARGS]",
 		Short: "Add, list, remove, update, and index chart repositories",
 		Long:  repoLong,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
@@ -81,7 +81,7 @@ func newCmdRepoAdd(streams genericiooptions.IOStreams) *cobra.Command {
 
   # Add a private repository, the password from standard input
   echo "$PASSWORD" | kubectl chart repo add private https://charts.example.com --username me --password-stdin`,
-		Args:              cobra.ExactArgs(2),
+		Args:              exactArgs(2),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -187,12 +187,13 @@ func (o *RepoAddOptions) Run(ctx context.Context) error {
 
 func newCmdRepoList(streams genericiooptions.IOStreams) *cobra.Command {
 	output := releaseview.FormatTable
+	noHeaders := false
 	cmd := &cobra.Command{
 		Use:               "list",
 		Aliases:           []string{"ls"},
 		Short:             "list chart repositories",
 		Example:           "  kubectl chart repo list -o json",
-		Args:              cobra.NoArgs,
+		Args:              noArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			f, _ := repo.LoadFile(helmpath.New().RepositoryConfig())
@@ -206,6 +207,9 @@ func newCmdRepoList(streams genericiooptions.IOStreams) *cobra.Command {
 			}
 			list := make([]element, 0, len(f.Repositories))
 			rows := [][]string{{"NAME", "URL"}}
+			if noHeaders {
+				rows = nil
+			}
 			for _, e := range f.Repositories {
 				list = append(list, element{e.Name, e.URL})
 				rows = append(rows, []string{e.Name, e.URL})
@@ -214,6 +218,7 @@ func newCmdRepoList(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	cmd.Flags().VarP(&output, "output", "o", releaseview.FormatUsage())
+	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "suppress headers in the output")
 	return cmd
 }
 
@@ -301,7 +306,7 @@ func newCmdRepoRemove(streams genericiooptions.IOStreams) *cobra.Command {
 		Aliases:           []string{"rm"},
 		Short:             "remove one or more chart repositories",
 		Example:           "  kubectl chart repo remove bitnami",
-		Args:              cobra.MinimumNArgs(1),
+		Args:              minimumNArgs(1),
 		ValidArgsFunction: completeRepoNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			paths := helmpath.New()
@@ -355,7 +360,7 @@ func newCmdRepoIndex(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:   "generate an index file given a directory containing packaged charts",
 		Long:    repoIndexLong,
 		Example: "  kubectl chart repo index ./charts --url https://charts.example.com",
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			o.Dir = args[0]
 			return o.Run()

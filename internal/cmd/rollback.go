@@ -25,7 +25,7 @@ type RollbackOptions struct {
 func NewCmdRollback(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RollbackOptions{configFlags: f, IOStreams: streams, action: action.DefaultRollbackOptions()}
 	cmd := &cobra.Command{
-		Use:   "rollback NAME [REVISION]",
+		Use:   "rollback <RELEASE> [REVISION]",
 		Short: "Roll a release back to an earlier revision",
 		Long: `Roll a release back to an earlier revision: its recorded manifest is applied
 again as a new revision, and objects it does not have are pruned. Without
@@ -35,7 +35,7 @@ As with upgrade, fields that the deployed revision applied and that another
 field manager has changed since are taken back and reported; other fields
 of other managers are a conflict unless --force-conflicts.`,
 		Example: "  kubectl chart rollback my-app 3",
-		Args:    cobra.RangeArgs(1, 2),
+		Args:    rangeArgs(1, 2),
 
 		ValidArgsFunction: completeArgs(completeReleases(f), completeRevisions(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,6 +46,8 @@ of other managers are a conflict unless --force-conflicts.`,
 		},
 	}
 	fs := cmd.Flags()
+	addServerSideFlags(cmd, true)
+	fs.BoolVar(&o.action.CleanupOnFail, "cleanup-on-fail", false, "allow deletion of new resources created in this rollback when rollback fails")
 	a := &o.action
 	fs.BoolVar(&o.DryRun, "dry-run", false, "show the revision that would be created, change nothing")
 	fs.BoolVar(&a.Wait, "wait", false, "wait until every object is ready (kstatus)")

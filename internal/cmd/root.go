@@ -34,6 +34,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.PersistentFlags().Lookup("server").Shorthand = ""
 	addLogFlags(cmd)
 	addProfileFlags(cmd)
+	addHelmGlobalFlags(cmd, flags)
 
 	cmd.AddCommand(
 		NewCmdTemplate(flags, streams),
@@ -44,6 +45,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdLint(flags, streams),
 		NewCmdShow(streams),
 		NewCmdPackage(streams),
+		NewCmdCreate(streams),
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),
 		NewCmdList(flags, streams),

@@ -20,7 +20,7 @@ func NewCmdSearch(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "search [keyword]",
 		Short: "search for a keyword in charts",
 		Long:  "Search provides the ability to search for charts in the chart repositories you have added.",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newCmdSearchRepo(streams))

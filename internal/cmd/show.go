@@ -49,7 +49,7 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 		Aliases: []string{"inspect"},
 		Short:   "Show information of a chart, as helm show does",
 		Long:    "Show a chart's Chart.yaml, values, README or CRDs, as \"helm show\" does.\n\n" + chartRefLong,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		// Runnable, so that an unknown format is an error, not help.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -66,10 +66,10 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 	for _, s := range subs {
 		o := &ShowOptions{Format: s.format, IOStreams: streams}
 		sub := &cobra.Command{
-			Use:   string(s.format) + " CHART",
+			Use:   string(s.format) + " [CHART]",
 			Short: s.short,
 			Long:  s.long + "\n\n" + chartRefLong,
-			Args:  cobra.ExactArgs(1),
+			Args:  exactArgs(1),
 
 			ValidArgsFunction: completeArgs(completeChartPaths),
 			RunE: func(cmd *cobra.Command, args []string) error {

@@ -74,7 +74,7 @@ func NewCmdStatus(f *genericclioptions.ConfigFlags, streams genericiooptions.IOS
 		Short:   "Display the status of the named release",
 		Long:    statusLong,
 		Example: statusExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {

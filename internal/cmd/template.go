@@ -44,6 +44,7 @@ type renderFlags struct {
 	APIVersions          []string
 	SkipSchemaValidation bool
 	IsUpgrade            bool
+	postRender           postRenderFlags
 }
 
 func (f *renderFlags) addFlags(cmd *cobra.Command) {
@@ -82,6 +83,12 @@ type TemplateOptions struct {
 	ReleaseName string
 	ChartPath   string
 	Namespace   string
+	names       nameFlags
+	// debug (--debug) prints the rendered output of a chart whose output
+	// is not valid YAML, as Helm does.
+	debug bool
+	// enableDNS lets getHostByName resolve (--enable-dns).
+	enableDNS bool
 
 	ShowOnly       []string
 	OutputDir      string
@@ -97,14 +104,15 @@ type TemplateOptions struct {
 func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &TemplateOptions{configFlags: f, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "template [NAME] CHART",
+		Use:     "template [NAME] [CHART]",
 		Short:   "Render chart templates locally, as helm template does",
 		Long:    templateLong,
 		Example: templateExample,
-		Args:    cobra.RangeArgs(1, 2),
+		Args:    minimumNArgs(1),
 
 		ValidArgsFunction: completeArgs(completeChartPaths, completeChartPaths),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.debug = debugEnabled(cmd)
 			if err := o.Complete(args); err != nil {
 				return err
 			}
@@ -116,13 +124,20 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 	}
 	o.render.addFlags(cmd)
 	o.render.addClientOnlyFlags(cmd)
+	o.render.postRender.addFlags(cmd)
 	o.chartRef.addFlags(cmd)
 	o.chartRef.addTimeoutFlag(cmd, "time allowed for each chart download")
+	o.names.addFlags(cmd)
+	addTemplateNoOpFlags(cmd)
+	cmd.Flags().BoolVar(&o.enableDNS, "enable-dns", false, "enable DNS lookups when rendering templates")
+	o.chartRef.depUpdate = &dependencyUpdate{}
+	o.chartRef.depUpdate.addFlag(cmd, "update dependencies if they are missing before installing the chart", streams.Out)
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&o.ShowOnly, "show-only", "s", nil, "only show manifests rendered from the given templates")
 	fs.StringVar(&o.OutputDir, "output-dir", "", "writes the executed templates to files in output-dir instead of stdout")
 	fs.BoolVar(&o.UseReleaseName, "release-name", false, "use release name in the output-dir path")
 	fs.BoolVar(&o.IncludeCRDs, "include-crds", false, "include CRDs in the templated output")
+	fs.Bool("skip-crds", false, "accepted as Helm does; no effect on the output (CRDs are printed only with --include-crds)")
 	fs.BoolVar(&o.SkipTests, "skip-tests", false, "skip tests from templated output")
 	fs.BoolVar(&o.NoHooks, "no-hooks", false, "prevent hooks from being rendered")
 	return cmd
@@ -130,18 +145,19 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 
 // Complete reads the arguments and the namespace.
 func (o *TemplateOptions) Complete(args []string) error {
-	o.ReleaseName = "release-name"
-	if len(args) == 2 {
-		o.ReleaseName, o.ChartPath = args[0], args[1]
-	} else {
-		o.ChartPath = args[0]
+	// As helm template: NAME defaults to "release-name", even with
+	// --generate-name; --name-template names it.
+	name, chart, err := o.names.nameAndChart(args, "release-name")
+	if err != nil {
+		return err
 	}
+	o.ReleaseName, o.ChartPath = name, chart
 	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return err
 	}
 	o.Namespace = ns
-	return nil
+	return o.render.postRender.complete(o.ErrOut)
 }
 
 // Validate checks the release name.
@@ -172,6 +188,14 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 	if res != nil {
 		printWarnings(o.ErrOut, res.Warnings)
 	}
+	if ye := (*render.YAMLError)(nil); errors.As(err, &ye) {
+		// Helm's template: the invalid output, to see what is wrong.
+		if !o.debug {
+			return fmt.Errorf("%w\n\nUse --debug flag to render out invalid YAML", err)
+		}
+		fmt.Fprintln(o.Out, strings.TrimSpace(ye.Rendered))
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -183,12 +207,16 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 		UseReleaseName: o.UseReleaseName,
 		ReleaseName:    o.ReleaseName,
 	}
+	manifest, err := res.PostRenderManifest(ctx, o.render.postRender.renderer, to)
+	if err != nil {
+		return err
+	}
 	if o.OutputDir != "" {
 		paths, err := res.WriteFiles(to)
 		if err != nil {
 			return err
 		}
-		return o.printWritten(paths)
+		return o.printWritten(paths, manifest)
 	}
 	text, err := res.Template(to)
 	if err != nil {
@@ -204,14 +232,14 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 }
 
 // printWritten lists the files written to --output-dir as Helm does: a
-// "wrote <path>" line per document, then the empty line of the (empty)
-// manifest.
-func (o *TemplateOptions) printWritten(paths []string) error {
+// "wrote <path>" line per document, then the manifest left to print: none,
+// or what a Helm 3 post-renderer made of none.
+func (o *TemplateOptions) printWritten(paths []string, manifest string) error {
 	var b strings.Builder
 	for _, p := range paths {
 		fmt.Fprintf(&b, "wrote %s\n", p)
 	}
-	b.WriteString("\n")
+	b.WriteString(strings.TrimSpace(manifest) + "\n")
 	_, err := io.WriteString(o.Out, b.String())
 	return err
 }
@@ -235,6 +263,8 @@ func (o *TemplateOptions) renderChart(ctx context.Context) (*render.Result, erro
 	opts.IsUpgrade = o.render.IsUpgrade
 	opts.Capabilities = caps
 	opts.SkipSchemaValidation = o.render.SkipSchemaValidation
+	opts.PostRenderer = o.render.postRender.renderer
+	opts.EnableDNS = o.enableDNS
 	return render.Render(ctx, ch, vals, opts)
 }
 

@@ -153,6 +153,19 @@ var templateCases = []templateCase{
 	{name: "err-yaml-document", args: []string{charts + "err-yaml-document"}, wantExit: 1,
 		helmDiffers: "the decoding error names the Go type the head is read into: Helm's `util.SimpleHead`, ours `render.SimpleHead`"},
 	{name: "err-include-recursion", args: []string{charts + "err-include-recursion"}, wantExit: 1},
+
+	// Helm's naming and debugging flags.
+	{name: "err-yaml-output-debug", args: []string{charts + "err-yaml-output", "--debug"}, wantExit: 1},
+	{name: "name-template", args: []string{"--name-template", `{{ "WEB" | lower }}-{{ add 1 2 }}`, precedence}},
+	{name: "generate-name", args: []string{"-g", precedence}},
+	{name: "err-name-template-fail", args: []string{"--name-template", `{{ fail "no name" }}`, precedence}, wantExit: 1},
+	{name: "err-generate-name-and-name", args: []string{"-g", "web", precedence}, wantExit: 1},
+	{name: "err-name-template-and-name", args: []string{"--name-template", "x", "web", precedence}, wantExit: 1},
+	{name: "err-three-args", args: []string{"web", precedence, "extra"}, wantExit: 1},
+	{name: "err-dry-run-server", args: []string{"web", precedence, "--dry-run=server"}, wantExit: 1,
+		helmDiffers: "helm template --dry-run=server renders against the cluster (lookup, capabilities); kubectl chart template never talks to one and refuses it"},
+	{name: "install-flags-no-effect", args: []string{"web", precedence, "--wait", "--dry-run", "--labels", "a=b",
+		"--create-namespace", "--skip-crds", "--server-side", "--take-ownership", "--description", "d"}},
 }
 
 // TestTemplate runs `kubectl chart template` in-process on the charts of

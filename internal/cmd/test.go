@@ -56,11 +56,11 @@ type TestOptions struct {
 func NewCmdTest(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &TestOptions{configFlags: f, IOStreams: streams, action: action.DefaultTestOptions()}
 	cmd := &cobra.Command{
-		Use:     "test RELEASE",
+		Use:     "test [RELEASE]",
 		Short:   "Run tests for a release",
 		Long:    testLong,
 		Example: testExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: completeArgs(completeReleases(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -33,6 +32,10 @@ type UpgradeOptions struct {
 	// reuseChart takes the chart of the deployed revision (upgrade NAME
 	// --reuse-values, no CHART).
 	reuseChart bool
+	// names: install's -g/--generate-name and --name-template.
+	names nameFlags
+	// hideNotes leaves the chart's notes out of the output (--hide-notes).
+	hideNotes bool
 
 	genericiooptions.IOStreams
 }
@@ -76,7 +79,7 @@ func NewCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, install bool) *cobra.Command {
 	o := &UpgradeOptions{configFlags: f, IOStreams: streams, install: install, action: action.DefaultUpgradeOptions()}
 	cmd := &cobra.Command{
-		Use:     "upgrade NAME [CHART]",
+		Use:     "upgrade [RELEASE] [CHART]",
 		Short:   "Upgrade a release",
 		Long:    upgradeLong,
 		Example: upgradeExample,
@@ -91,12 +94,25 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		},
 	}
 	if install {
-		cmd.Use, cmd.Short, cmd.Long = "install NAME CHART", "Install a chart as a release", installLong
+		cmd.Use, cmd.Short, cmd.Long = "install [NAME] [CHART]", "Install a chart as a release", installLong
 		cmd.Example = "  kubectl chart install my-app ./my-app --set image.tag=1.2.3 --create-namespace -n apps"
 		cmd.ValidArgsFunction = completeArgs(cobra.NoFileCompletions, completeChartPaths)
 	}
 	o.render.addFlags(cmd)
+	o.render.postRender.addFlags(cmd)
 	o.chartRef.addFlags(cmd)
+	if install {
+		o.names.addFlags(cmd)
+	}
+	addServerSideFlags(cmd, !install)
+	cmd.Flags().BoolVar(&o.hideNotes, "hide-notes", false, "if set, do not show notes in install output. Does not affect presence in chart metadata")
+	cmd.Flags().BoolVar(&o.action.EnableDNS, "enable-dns", false, "enable DNS lookups when rendering templates")
+	if !install {
+		cmd.Flags().BoolVar(&o.action.CleanupOnFail, "cleanup-on-fail", false, "allow deletion of new resources created in this upgrade when upgrade fails")
+	}
+	cmd.Flags().BoolVar(&o.action.SubNotes, "render-subchart-notes", false, "if set, render subchart notes along with the parent")
+	o.chartRef.depUpdate = &dependencyUpdate{}
+	o.chartRef.depUpdate.addFlag(cmd, "update dependencies if they are missing before installing the chart", streams.Out)
 	addKubeInsecureFlag(cmd, f)
 	cmd.Long += "\n\n" + chartRefLong
 	fs := cmd.Flags()
@@ -121,17 +137,34 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	fs.IntVar(&a.HistoryMax, "history-max", 10, "number of revisions kept (0: no limit)")
 	fs.BoolVar(&a.ForceUnlock, "force-unlock", false, "take the release lock even if another operation holds it")
 	fs.BoolVar(&a.NoHooks, "no-hooks", false, "do not run hooks")
+	skipCRDsUsage := "if set, no CRDs will be installed. By default, CRDs are installed if not already present"
+	if !install {
+		skipCRDsUsage = "if set, the chart's CRDs are neither installed nor upgraded (upgrade applies them by default, Helm's upgrade only with --install)"
+	}
+	fs.BoolVar(&a.SkipCRDs, "skip-crds", false, skipCRDsUsage)
 	fs.StringVar(&a.Description, "description", "", "a custom description for the revision")
+	labelsUsage := "Labels that would be added to release metadata. Should be divided by comma."
+	if !install {
+		labelsUsage = "Labels that would be added to release metadata. Should be separated by comma. Original release labels will be merged with upgrade labels. You can unset label using null."
+	}
+	fs.StringToStringVarP(&a.Labels, "labels", "l", nil, labelsUsage)
 	fs.IntVar(&a.Concurrency, "concurrency", apply.DefaultConcurrency, "objects of one stage applied at the same time")
 	return cmd
 }
 
 // Complete reads arguments, flags, values and the chart.
 func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
+	if o.install {
+		name, chart, err := o.names.nameAndChart(args, "")
+		if err != nil {
+			return fmt.Errorf("INSTALLATION FAILED: %w", err) // Helm's words
+		}
+		args = []string{name, chart}
+	}
 	o.action.Name = args[0]
 	if len(args) == 1 {
 		if !o.action.ReuseValues && !o.action.ResetThenReuseValues {
-			return errors.New(`"kubectl chart upgrade" requires 2 arguments: NAME and CHART (CHART may be left out with --reuse-values or --reset-then-reuse-values: the deployed revision's chart is used)` + "\n\nUsage:  kubectl chart upgrade NAME [CHART] [flags]")
+			return fmt.Errorf("%q requires 2 arguments: NAME and CHART (CHART may be left out with --reuse-values or --reset-then-reuse-values: the deployed revision's chart is used)\n\nUsage:  %s", cmd.CommandPath(), cmd.UseLine())
 		}
 		o.reuseChart = true
 	}
@@ -145,6 +178,10 @@ func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	default:
 		return fmt.Errorf(`--dry-run must be "client" or "server", not %q`, o.DryRun)
 	}
+	if err := o.render.postRender.complete(o.ErrOut); err != nil {
+		return err
+	}
+	o.action.PostRenderer = o.render.postRender.renderer
 	if o.reuseChart {
 		// The chart comes from the deployed revision, read in Run.
 		return completeRelease(cmd.Context(), &o.action, o.configFlags, &o.render, nil, o.In, "")
@@ -152,12 +189,19 @@ func (o *UpgradeOptions) Complete(cmd *cobra.Command, args []string) error {
 	return completeRelease(cmd.Context(), &o.action, o.configFlags, &o.render, &o.chartRef, o.In, args[1])
 }
 
-// upgradeArgs is NAME CHART for install, NAME [CHART] for upgrade.
+// upgradeArgs is [NAME] CHART for install (the name may come from
+// --generate-name or --name-template; nameAndChart checks the rest), NAME
+// [CHART] for upgrade; in Helm's words otherwise.
 func upgradeArgs(install bool) cobra.PositionalArgs {
 	if install {
-		return cobra.ExactArgs(2)
+		return minimumNArgs(1)
 	}
-	return cobra.RangeArgs(1, 2)
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < 1 || len(args) > 2 {
+			return exactArgs(2)(cmd, args)
+		}
+		return nil
+	}
 }
 
 const upgradeExample = `  # Upgrade, installing when the release does not exist
@@ -231,6 +275,11 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	}
 	res, err := cfg.Upgrade(ctx, o.action)
 	if res != nil && res.Revision != nil {
+		if o.hideNotes {
+			r := *res.Revision
+			r.Notes = ""
+			res.Revision = &r
+		}
 		printRevisionSummary(o.Out, res, o.action.DryRun)
 	}
 	return err
@@ -258,6 +307,9 @@ func printRevisionSummary(w io.Writer, res *action.Result, dryRun string) {
 	printTakeovers(w, res.Takeovers(), time.Now(), dryRun != "")
 	for _, h := range res.Hooks {
 		fmt.Fprintf(w, "HOOK: %s %s %s (%s)\n", h.Event, h.Name, h.Status, h.Done.Sub(h.Started).Round(time.Millisecond))
+	}
+	for _, ref := range res.CleanedUp {
+		fmt.Fprintf(w, "CLEANED UP: %s (created by the failed operation; --cleanup-on-fail)\n", ref)
 	}
 	if res.RolledBack != "" {
 		fmt.Fprintf(w, "ATOMIC: %s\n", res.RolledBack)

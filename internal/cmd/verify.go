@@ -40,11 +40,11 @@ type VerifyOptions struct {
 func NewCmdVerify(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &VerifyOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "verify CHART.tgz",
+		Use:     "verify PATH",
 		Short:   "Verify that a chart archive has been signed and is valid, as helm verify does",
 		Long:    verifyLong,
 		Example: verifyExample,
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) > 0 {

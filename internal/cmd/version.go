@@ -25,7 +25,7 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "version",
 		Short: "Print the version of kubectl-chart",
 		Long:  "Print the version of kubectl-chart, the git commit and Go version it was built with, and the Helm release whose rendering it follows.",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err

@@ -49,7 +49,7 @@ func NewCmdWebhook(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Use:   "webhook",
 		Short: "Install, inspect or remove the ownership webhook (chart-webhook)",
 		Long:  webhookLong,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},
@@ -160,7 +160,7 @@ func NewCmdWebhookInstall(f *genericclioptions.ConfigFlags, streams genericioopt
 		Short:   "Install or update the ownership webhook",
 		Long:    webhookInstallLong,
 		Example: webhookInstallExample,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
 				return err
@@ -420,7 +420,7 @@ whether the local webhook answers (--local), its serving certificate (valid
 until when, trusted by the caBundles or not), cert-manager's Certificates, and
 every problem found, with what to do.`,
 		Example: "  kubectl chart webhook status\n  kubectl chart webhook status -o json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.Run(cmd.Context())
 		},
@@ -465,7 +465,7 @@ certificates and Secrets, and its namespace if install created it and nothing
 else lives there. Objects already gone are skipped: it is safe to run again.
 Files --local wrote stay.`,
 		Example: "  kubectl chart webhook uninstall",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.Run(cmd.Context())
 		},

@@ -40,6 +40,7 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/internal/testcluster"
 	"github.com/kubectl-chart/kubectl-chart/internal/webhookinstall"
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
 // webhookKube are the kube flags of the webhook commands: no -n, so that
@@ -332,11 +333,19 @@ func TestWebhookLocal(t *testing.T) {
 			t.Errorf("denial %q lacks %q", err, want)
 		}
 	}
-	// The release's own operation is allowed.
-	c.ok("upgrade", "web", demoChart, "--set", "replicaCount=1", "--set", "message=upgraded")
+	// The release's own operation is allowed, release labels on its head
+	// included; nobody else may change them (list --selector trusts them).
+	c.ok("upgrade", "web", demoChart, "--set", "replicaCount=1", "--set", "message=upgraded", "--labels", "team=web")
 	live, err := cs.CoreV1().ConfigMaps(c.ns).Get(ctx, cmName, metav1.GetOptions{})
 	if err != nil || live.Data["message"] != "upgraded" {
 		t.Errorf("after the upgrade: %v, data %v", err, live.Data)
+	}
+	if got := c.ok("list", "-q", "-l", "team=web"); got != "web\n" {
+		t.Errorf("list -l team=web after the upgrade = %q, want web", got)
+	}
+	relabel := []byte(`{"data":{"` + release.HeadKeyLabels + `":"{\"team\":\"other\"}"}}`)
+	if _, err := cs.CoreV1().ConfigMaps(c.ns).Patch(ctx, ownership.HeadName("web"), types.MergePatchType, relabel, metav1.PatchOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "denied the request") {
+		t.Errorf("a write of the head's release labels by another client: %v, want 403 from the webhook", err)
 	}
 	if err := edit(); !apierrors.IsForbidden(err) {
 		t.Errorf("edit after the upgrade: %v, want 403", err)

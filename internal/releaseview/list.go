@@ -2,11 +2,15 @@ package releaseview
 
 import (
 	"cmp"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/helmrelease"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release"
 )
 
@@ -63,6 +67,9 @@ func (st States) Match(s release.Status) bool {
 type ListOptions struct {
 	// Filter keeps the releases whose name it matches (nil keeps all).
 	Filter *regexp.Regexp
+	// Selector keeps the releases whose labels (SelectorLabels) it
+	// matches, as helm list --selector (nil keeps all).
+	Selector labels.Selector
 	// States selects releases by status.
 	States States
 	// ByDate sorts by the time of the last revision, oldest first, instead
@@ -92,13 +99,66 @@ type ListRow struct {
 	AppVersion string `json:"app_version"`
 }
 
-// Keeps tells whether a release with head h passes the name filter and the
-// states, before its revision is read.
+// Keeps tells whether a release with head h passes the name filter, the
+// states and the selector, before its revision is read. A selector on
+// createdAt or modifiedAt, which need the record, is left to List.
 func (o ListOptions) Keeps(h *release.Head) bool {
 	if o.Filter != nil && !o.Filter.MatchString(h.Name) {
 		return false
 	}
-	return o.States.Match(entryStatus(ListEntry{Head: h}))
+	e := ListEntry{Head: h}
+	if o.Selector != nil && !selectsRecordTimes(o.Selector) && !o.Selector.Matches(SelectorLabels(e)) {
+		return false
+	}
+	return o.States.Match(entryStatus(e))
+}
+
+// keepsEntry is Keeps with the selector matched against the labels of the
+// entry's record too.
+func (o ListOptions) keepsEntry(e ListEntry) bool {
+	return o.Keeps(e.Head) && (o.Selector == nil || o.Selector.Matches(SelectorLabels(e)))
+}
+
+// SelectorLabels are the labels list --selector matches for a release, as
+// Helm's: the labels of its last revision (--labels), and the labels Helm's
+// storage puts on the record of the last revision, which Helm matches too:
+// name (the release), owner (helm), status, version (the revision), and,
+// from the record when it was read, createdAt (when it was written, Unix
+// seconds) until its status first moved, modifiedAt (when it last moved)
+// after.
+func SelectorLabels(e ListEntry) labels.Set {
+	h := e.Head
+	set := labels.Set{}
+	maps.Copy(set, h.Labels)
+	set[helmrelease.LabelName] = h.Name
+	set[helmrelease.LabelOwner] = helmrelease.Owner
+	if h.Status != "" {
+		set[helmrelease.LabelStatus] = string(h.Status)
+	}
+	if h.Revision > 0 {
+		set[helmrelease.LabelVersion] = strconv.Itoa(h.Revision)
+	}
+	if r := e.Revision; r != nil && !r.Updated.IsZero() {
+		at := strconv.FormatInt(r.Updated.Unix(), 10)
+		if r.StatusMoved {
+			set[helmrelease.LabelModifiedAt] = at
+		} else {
+			set[helmrelease.LabelCreatedAt] = at
+		}
+	}
+	return set
+}
+
+// selectsRecordTimes tells whether sel asks for createdAt or modifiedAt,
+// which only a release's record tells.
+func selectsRecordTimes(sel labels.Selector) bool {
+	reqs, _ := sel.Requirements()
+	for _, r := range reqs {
+		if k := r.Key(); k == helmrelease.LabelCreatedAt || k == helmrelease.LabelModifiedAt {
+			return true
+		}
+	}
+	return false
 }
 
 // List filters, sorts and pages entries and returns their rows (never nil,
@@ -106,7 +166,7 @@ func (o ListOptions) Keeps(h *release.Head) bool {
 func List(entries []ListEntry, o ListOptions) []ListRow {
 	kept := make([]ListEntry, 0, len(entries))
 	for _, e := range entries {
-		if o.Keeps(e.Head) {
+		if o.keepsEntry(e) {
 			kept = append(kept, e)
 		}
 	}

@@ -3,6 +3,7 @@ package helmrelease
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -31,8 +32,9 @@ const (
 //
 //   - Name, Namespace, Revision (r.Version) and Status (Helm's, which is
 //     ours; "unknown" or any other is an error);
-//   - the chart's name, version and appVersion (a record without chart
-//     metadata is an error);
+//   - the chart's name, version, appVersion, annotations and dependencies
+//     (a record without chart metadata is an error);
+//   - Labels: the release labels (r.Labels, Helm 4's --labels);
 //   - Values = r.Config, and ComputedValues = r.Config coalesced over the
 //     stored chart's values, as `helm get values --all` computes them (the
 //     stored chart has no subcharts);
@@ -71,11 +73,13 @@ func ToRevision(r *Release) (*release.Revision, error) {
 		vals = values.DeepCopy(r.Config)
 	}
 	rev := &release.Revision{
-		Name:           r.Name,
-		Namespace:      r.Namespace,
-		Revision:       r.Version,
-		Status:         status,
-		Chart:          release.ChartInfo{Name: md.Name, Version: md.Version, AppVersion: md.AppVersion},
+		Name:      r.Name,
+		Namespace: r.Namespace,
+		Revision:  r.Version,
+		Status:    status,
+		Chart: release.ChartInfo{Name: md.Name, Version: md.Version, AppVersion: md.AppVersion,
+			Annotations: maps.Clone(md.Annotations), Dependencies: md.Copy().Dependencies},
+		Labels:         maps.Clone(r.Labels),
 		Values:         vals,
 		ComputedValues: computed,
 		Manifest:       r.Manifest,
@@ -125,7 +129,10 @@ func operation(r *Release) string {
 //     rev.Updated for an uninstalling or uninstalled revision (Helm sets it
 //     when the uninstall starts), and for a rollback whose description is
 //     Helm's "Rollback to N" Helm 4's RollbackRevision N;
-//   - Chart: metadata (apiVersion v2, name, version, appVersion) and Values
+//   - Labels = rev.Labels, the release labels (the storage object's labels
+//     beside Helm's system labels);
+//   - Chart: metadata (apiVersion v2, name, version, appVersion,
+//     annotations, dependencies) and Values
 //     = rev.ComputedValues, so that `helm get values --all` prints what
 //     `kubectl chart get values --all` does; no templates or files (Helm
 //     rolls back to a stored manifest, it does not render the stored
@@ -135,7 +142,7 @@ func operation(r *Release) string {
 //   - Hooks as Helm writes them, with last_run's phase "Unknown" (kubectl
 //     chart keeps no record of how its hooks ran).
 //
-// ApplyMethod and Labels are left empty for the caller.
+// ApplyMethod is left empty for the caller.
 func FromRevision(rev *release.Revision, firstDeployed time.Time) *Release {
 	info := &Info{
 		FirstDeployed: firstDeployed,
@@ -166,18 +173,21 @@ func FromRevision(rev *release.Revision, firstDeployed time.Time) *Release {
 		Name: rev.Name,
 		Info: info,
 		Chart: &Chart{
-			Metadata: &Metadata{
-				APIVersion: chart.APIVersionV2,
-				Name:       rev.Chart.Name,
-				Version:    rev.Chart.Version,
-				AppVersion: rev.Chart.AppVersion,
-			},
+			Metadata: (&Metadata{
+				APIVersion:   chart.APIVersionV2,
+				Name:         rev.Chart.Name,
+				Version:      rev.Chart.Version,
+				AppVersion:   rev.Chart.AppVersion,
+				Annotations:  maps.Clone(rev.Chart.Annotations),
+				Dependencies: rev.Chart.Dependencies,
+			}).Copy(),
 			Values: chartValues,
 		},
 		Config:    config,
 		Manifest:  rev.Manifest,
 		Version:   rev.Revision,
 		Namespace: rev.Namespace,
+		Labels:    maps.Clone(rev.Labels),
 	}
 	for _, h := range rev.Hooks {
 		r.Hooks = append(r.Hooks, &Hook{

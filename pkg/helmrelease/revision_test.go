@@ -44,7 +44,8 @@ func TestToRevision(t *testing.T) {
 	fixtureRevision := func(allValues string) *release.Revision {
 		return &release.Revision{
 			Name: "web", Namespace: "app", Revision: 3, Status: release.StatusDeployed,
-			Chart:  release.ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5"},
+			Chart: release.ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5", Annotations: map[string]string{"category": "web"},
+				Dependencies: []*Dependency{{Name: "redis", Version: "17.x", Repository: "https://charts.example.com", Condition: "redis.enabled", ImportValues: []any{"child"}}}},
 			Values: map[string]any{"replicas": 3.0, "image": map[string]any{"tag": "v2"}, "redis": nil},
 			// Oracle: Helm's own CoalesceValues of the record.
 			ComputedValues: helmAllValues(t, allValues),
@@ -88,6 +89,15 @@ func TestToRevision(t *testing.T) {
 			want: simpleRevision(4, release.StatusDeployed, "back to the good one", "rollback"),
 		},
 		{name: "else an upgrade", r: described(2, "Upgrade complete"), want: simpleRevision(2, release.StatusDeployed, "Upgrade complete", "upgrade")},
+		{
+			name: "release labels (Helm 4's --labels)",
+			r:    with(described(2, "Upgrade complete"), func(r *Release) { r.Labels = map[string]string{"team": "payments"} }),
+			want: func() *release.Revision {
+				rev := simpleRevision(2, release.StatusDeployed, "Upgrade complete", "upgrade")
+				rev.Labels = map[string]string{"team": "payments"}
+				return rev
+			}(),
+		},
 		{
 			name: "a failed upgrade",
 			r:    with(described(2, `Upgrade "web" failed: context deadline exceeded`), func(r *Release) { r.Info.Status = StatusFailed }),
@@ -252,6 +262,21 @@ func TestFromRevision(t *testing.T) {
 		want *Release
 	}{
 		{name: "upgrade", rev: rev(release.StatusDeployed, "upgrade", "Upgrade complete"), want: want("deployed", "Upgrade complete", nil)},
+		{
+			name: "labels, chart annotations and dependencies",
+			rev: func() *release.Revision {
+				r := rev(release.StatusDeployed, "upgrade", "Upgrade complete")
+				r.Labels = map[string]string{"team": "payments"}
+				r.Chart.Annotations = map[string]string{"category": "web"}
+				r.Chart.Dependencies = []*Dependency{{Name: "primary", Version: "0.1.0", Enabled: true, Alias: "primary"}}
+				return r
+			}(),
+			want: want("deployed", "Upgrade complete", func(r *Release) {
+				r.Labels = map[string]string{"team": "payments"}
+				r.Chart.Metadata.Annotations = map[string]string{"category": "web"}
+				r.Chart.Metadata.Dependencies = []*Dependency{{Name: "primary", Version: "0.1.0", Enabled: true, Alias: "primary"}}
+			}),
+		},
 		{name: "every status is Helm's", rev: rev(release.StatusPendingRollback, "rollback", "x"), want: want("pending-rollback", "x", nil)},
 		{
 			name: "rollback with Helm's description: Helm 4's rollback revision",
@@ -304,8 +329,14 @@ func TestFromRevisionDoesNotAlias(t *testing.T) {
 // TestRevisionRoundTrip: what FromRevision writes, ToRevision reads back as
 // the revision, less what Helm's record has no room for.
 func TestRevisionRoundTrip(t *testing.T) {
-	ignore := cmpopts.IgnoreFields(release.Revision{}, "CRDs", "Inventory", "AppliedBy", "Seal", "Updated", "Chart.ChartOrigin")
-	for _, rev := range exportHistory() {
+	// (Labels are the storage object's, not the record's: Secret and
+	// ConfigMap write them.)
+	ignore := cmpopts.IgnoreFields(release.Revision{}, "CRDs", "Inventory", "AppliedBy", "Seal", "Updated", "Chart.ChartOrigin", "Labels")
+	labelled := exportHistory()[2]
+	labelled.Labels = map[string]string{"team": "payments", "legacy": "null"}
+	labelled.Chart.Annotations = map[string]string{"category": "web"}
+	labelled.Chart.Dependencies = []*Dependency{{Name: "primary", Version: "0.1.0", Repository: "file://charts/cache", Enabled: true, Alias: "primary"}}
+	for _, rev := range append(exportHistory(), labelled) {
 		enc, err := Encode(FromRevision(rev, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)))
 		if err != nil {
 			t.Fatal(err)

@@ -60,6 +60,10 @@ var systemLabels = []string{LabelName, LabelOwner, LabelStatus, LabelVersion, La
 // refuses as a release label (--labels).
 func IsSystemLabel(key string) bool { return slices.Contains(systemLabels, key) }
 
+// SystemLabels are Helm's system labels in Helm's order (its error for a
+// reserved --labels key lists them so).
+func SystemLabels() []string { return slices.Clone(systemLabels) }
+
 // releaseLabels are lbs without Helm's system labels (nil when none are
 // left), as Helm's drivers give them to Release.Labels.
 func releaseLabels(lbs map[string]string) map[string]string {

@@ -185,6 +185,11 @@ func decodeHead(cm *corev1.ConfigMap) (*Head, error) {
 		}
 		h.Chart = &c
 	}
+	if v := cm.Data[HeadKeyLabels]; v != "" {
+		if err := json.Unmarshal([]byte(v), &h.Labels); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", ref, HeadKeyLabels, err)
+		}
+	}
 	return h, nil
 }
 
@@ -235,6 +240,12 @@ func encodeHead(cm *corev1.ConfigMap, h *Head, tooling string) error {
 		cm.Data[HeadKeyChart] = string(b)
 	} else {
 		delete(cm.Data, HeadKeyChart)
+	}
+	if len(h.Labels) > 0 {
+		b, _ := json.Marshal(h.Labels) // strings only: always encodes
+		cm.Data[HeadKeyLabels] = string(b)
+	} else {
+		delete(cm.Data, HeadKeyLabels)
 	}
 	return nil
 }

@@ -73,6 +73,7 @@ func TestKubeHeadObject(t *testing.T) {
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole", Name: "web"},
 		{Version: "v1", Kind: "ConfigMap", Namespace: "aa-other", Name: "web"},
 	}
+	h.Labels = map[string]string{"team": "payments", "name": "not-the-release"}
 	must(t, s.UpdateHead(ctx, h))
 
 	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
@@ -98,8 +99,13 @@ func TestKubeHeadObject(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if diff := cmp.Diff([]string{"deployed", "inventory", "lock", "revision", "status"}, keys); diff != "" {
+	if diff := cmp.Diff([]string{"deployed", "inventory", "labels", "lock", "revision", "status"}, keys); diff != "" {
 		t.Errorf("data keys (-want +got):\n%s", diff)
+	}
+	// Release labels are data: the ConfigMap's own labels (wantLabels
+	// above) stay the head's.
+	if got, want := cm.Data["labels"], `{"name":"not-the-release","team":"payments"}`; got != want {
+		t.Errorf("data labels = %s, want %s", got, want)
 	}
 	if cm.Data["revision"] != "2" || cm.Data["deployed"] != "1" || cm.Data["status"] != "pending-upgrade" {
 		t.Errorf("data = %v", cm.Data)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -154,6 +155,7 @@ func (m *MemoryStore) UpdateHead(_ context.Context, h *Head) error {
 	return m.onHead(h, func(cur *Head) (bool, error) {
 		cur.Revision, cur.Deployed, cur.Status = h.Revision, h.Deployed, h.Status
 		cur.Inventory = slices.Clone(h.Inventory)
+		cur.Labels = maps.Clone(h.Labels)
 		return false, nil
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -25,6 +26,7 @@ const (
 	HeadKeyLock      = wire.HeadKeyLock
 	HeadKeyRecord    = wire.HeadKeyRecord
 	HeadKeyChart     = wire.HeadKeyChart
+	HeadKeyLabels    = wire.HeadKeyLabels
 )
 
 // Keys of a revision record Secret's data.
@@ -206,6 +208,7 @@ func applySetAdditionalNamespaces(inv []ObjectRef, namespace string) string {
 func copyHead(h *Head) *Head {
 	c := *h
 	c.Inventory = slices.Clone(h.Inventory)
+	c.Labels = maps.Clone(h.Labels)
 	if h.Lock != nil {
 		l := *h.Lock
 		c.Lock = &l

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 )
 
 func TestApplySetAnnotations(t *testing.T) {
@@ -202,6 +204,7 @@ func testHeadRoundTrip(t *testing.T, e storeEnv) {
 		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "web"},
 		{Version: "v1", Kind: "Service", Namespace: ns, Name: "web"},
 	}
+	h.Labels = map[string]string{"team": "payments", "tier": ""}
 	must(t, s.UpdateHead(ctx, h))
 	got, err := s.Head(ctx, ns, "web")
 	must(t, err)
@@ -209,6 +212,15 @@ func testHeadRoundTrip(t *testing.T, e storeEnv) {
 	if diff := cmp.Diff(want, got, headOpts); diff != "" {
 		t.Errorf("Head after UpdateHead (-want +got):\n%s", diff)
 	}
+	// A revision without labels takes them off the head.
+	h.Labels = nil
+	must(t, s.UpdateHead(ctx, h))
+	got, err = s.Head(ctx, ns, "web")
+	must(t, err)
+	if got.Labels != nil {
+		t.Errorf("Head after UpdateHead without labels: labels %v, want none", got.Labels)
+	}
+	want.Labels = nil
 	must(t, s.Release(ctx, h))
 	if h.Lock != nil {
 		t.Errorf("Release left h.Lock = %+v", h.Lock)
@@ -460,7 +472,11 @@ func sampleRevision(ns, name string, rev int) *Revision {
 		Namespace: ns,
 		Revision:  rev,
 		Status:    StatusPendingInstall,
-		Chart:     ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5", ChartOrigin: ChartOrigin{Source: "./web"}},
+		Chart: ChartInfo{Name: "web", Version: "1.2.3", AppVersion: "4.5", ChartOrigin: ChartOrigin{Source: "./web"},
+			Annotations:  map[string]string{"example.com/team": "payments"},
+			Dependencies: []*chart.Dependency{{Name: "cache", Version: "0.1.0", Repository: "file://charts/cache", Enabled: true, Alias: "cache"}},
+		},
+		Labels: map[string]string{"team": "payments", "tier": "backend"},
 		Values: map[string]any{
 			"replicas": float64(3), // JSON numbers come back as float64
 			"image":    map[string]any{"tag": "v1", "pull": []any{"a", "b"}},

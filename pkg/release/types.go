@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
+	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
 	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
@@ -35,6 +37,15 @@ type ChartInfo struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
 	AppVersion string `json:"appVersion,omitempty"`
+	// Annotations are the annotations of the chart's Chart.yaml (get
+	// metadata prints them). Absent from records written before they were
+	// kept.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Dependencies are the chart's dependencies as rendering left them, as
+	// Helm stores them: disabled ones removed, an alias as the name, Enabled
+	// set (get metadata prints them). Absent from records written before
+	// they were kept.
+	Dependencies []*chart.Dependency `json:"dependencies,omitempty"`
 	ChartOrigin
 }
 
@@ -72,6 +83,12 @@ type Revision struct {
 	Revision  int       `json:"revision"`
 	Status    Status    `json:"-"`
 	Chart     ChartInfo `json:"chart"`
+	// Labels are the release labels of this revision (Helm 4's release
+	// labels): install --labels as given, upgrade's merged into those of
+	// the release's last revision, a rollback's those of the revision it
+	// goes back to. The head keeps a copy (HeadKeyLabels) for list
+	// --selector. Nil when none.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Values are the values the user supplied (not the chart's defaults).
 	Values map[string]any `json:"values,omitempty"`
 	// ComputedValues are the values the templates saw: the chart's defaults
@@ -190,6 +207,11 @@ type Head struct {
 	// kept): the webhook's release metrics name it without reading a
 	// record.
 	Chart *ChartRef `json:"chart,omitempty"`
+	// Labels are the release labels of Revision (Revision.Labels), kept
+	// on the head (HeadKeyLabels) so that list filters by them without
+	// reading records; nil when none, and in heads written before they
+	// were kept.
+	Labels map[string]string `json:"labels,omitempty"`
 	// ResourceVersion of the head ConfigMap, for optimistic concurrency.
 	ResourceVersion string `json:"-"`
 }
@@ -213,12 +235,14 @@ type Outcome struct {
 // ChartRef is the chart of a head's revision (package wire's).
 type ChartRef = wire.ChartRef
 
-// SetRevision makes r the head's revision: its number, its record's seal
-// and its chart. The status and inventory are the caller's to set.
+// SetRevision makes r the head's revision: its number, its record's seal,
+// its chart and its labels. The status and inventory are the caller's to
+// set.
 func (h *Head) SetRevision(r *Revision) {
 	h.Revision = r.Revision
 	h.Record = r.Seal
 	h.Chart = &ChartRef{Name: r.Chart.Name, Version: r.Chart.Version, AppVersion: r.Chart.AppVersion}
+	h.Labels = maps.Clone(r.Labels)
 }
 
 // Errors callers branch on.

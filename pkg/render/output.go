@@ -26,8 +26,12 @@ type TemplateOptions struct {
 }
 
 // ManifestText is the release manifest as Helm stores it: every non-hook
-// document with its `# Source:` line, CRDs first when asked.
+// document with its `# Source:` line, CRDs first when asked; after
+// PostRenderManifest, what the post-renderer returned.
 func (r *Result) ManifestText(includeCRDs bool) string {
+	if r.postRendered != nil {
+		return *r.postRendered
+	}
 	var b strings.Builder
 	if includeCRDs {
 		b.WriteString(r.CRDText())

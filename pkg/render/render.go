@@ -36,6 +36,10 @@ type Options struct {
 	EnableDNS bool
 	// SubNotes renders the NOTES.txt of subcharts too.
 	SubNotes bool
+	// PostRenderer, when of PostRenderTemplates scope (Helm 4's plugins),
+	// rewrites the rendered templates before they are sorted. One of
+	// PostRenderManifest scope is not run here: see PostRenderManifest.
+	PostRenderer PostRenderer
 }
 
 // DefaultOptions are the options of `template` without flags.
@@ -57,6 +61,10 @@ type Result struct {
 	Values values.Values
 	// Warnings are non-fatal problems, such as values of conflicting types.
 	Warnings []string
+
+	// postRendered is the manifest a PostRenderManifest post-renderer
+	// returned (PostRenderManifest), nil before.
+	postRendered *string
 }
 
 // Errors that a caller may branch on.
@@ -137,7 +145,16 @@ func Render(ctx context.Context, ch *chart.Chart, userVals map[string]any, opts 
 	}
 	res.Notes = notes.String()
 
+	if pr := opts.PostRenderer; pr != nil && pr.Scope() == PostRenderTemplates {
+		if files, err = postRenderTemplates(ctx, pr, files); err != nil {
+			return res, err
+		}
+	}
+
 	res.Hooks, res.Manifests, err = SortManifests(files, InstallOrder)
+	if ye := (*YAMLError)(nil); errors.As(err, &ye) {
+		ye.Rendered = renderedFiles(files)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -299,6 +299,22 @@ func baseName(p string) string {
 type YAMLError struct {
 	Template string
 	Err      error
+	// Rendered is every rendered file (but the notes) as Helm shows them
+	// to help debug the error (helm template --debug): "---\n# Source:
+	// PATH\nCONTENT\n" each, empty ones left out, in path order (Helm's
+	// order is its map's, random).
+	Rendered string
+}
+
+// renderedFiles is YAMLError.Rendered for files.
+func renderedFiles(files map[string]string) string {
+	var b strings.Builder
+	for _, name := range sortedKeys(files) {
+		if content := files[name]; !strings.HasPrefix(baseName(name), "_") && strings.TrimSpace(content) != "" {
+			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", name, content)
+		}
+	}
+	return b.String()
 }
 
 func (e *YAMLError) Error() string {

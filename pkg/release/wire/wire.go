@@ -51,6 +51,15 @@ const (
 	// webhook asks for before it lets the operation write objects. Absent
 	// without the webhook.
 	HeadKeyRecord = "record"
+	// HeadKeyLabels holds the release labels of the head's revision
+	// (install/upgrade --labels, Helm 4's release labels) as a JSON object
+	// of strings; absent when the revision has none. They are a copy of the
+	// revision record's "labels" (written once, with the record), kept on
+	// the head so that `kubectl chart list --selector` filters releases
+	// without reading a record. They are data, not the ConfigMap's labels:
+	// a user's key can never collide with, or pass for, the labels that make
+	// the ConfigMap a head.
+	HeadKeyLabels = "labels"
 )
 
 // Lock is an operation's hold on a release, as stored under HeadKeyLock.
