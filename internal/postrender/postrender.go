@@ -47,10 +47,10 @@ var _ render.PostRenderer = (*Renderer)(nil)
 // Find finds the post-renderer o.Name names: a Helm 4 post-renderer plugin
 // of that name in the plugin path first, then an executable.
 func Find(o Options) (*Renderer, error) {
-	r := &Renderer{name: o.Name, args: slices.Clone(o.Args)}
 	if o.Name == "" {
 		return nil, errors.New("no post-renderer named")
 	}
+	r := &Renderer{name: o.Name, args: slices.Clone(o.Args)}
 	var notPlugin error
 	if validPluginName.MatchString(o.Name) {
 		p, warnings, err := findPlugin(filepath.SplitList(o.PluginPath), o.Name)
@@ -65,7 +65,10 @@ func Find(o Options) (*Renderer, error) {
 			r.plugin = p
 			return r, nil
 		}
-		notPlugin = fmt.Errorf("plugin: {Name:%s Type:%s} not found in %s", o.Name, postRendererType, o.PluginPath)
+		notPlugin = fmt.Errorf("plugin: {Name:%s Type:%s} not found", o.Name, postRendererType)
+		if o.PluginPath != "" {
+			notPlugin = fmt.Errorf("%w in %s", notPlugin, o.PluginPath)
+		}
 	}
 	found, err := exec.LookPath(o.Name)
 	if err == nil {
@@ -88,15 +91,6 @@ func (r *Renderer) Scope() render.PostRenderScope {
 		return render.PostRenderTemplates
 	}
 	return render.PostRenderManifest
-}
-
-// String names the post-renderer: the plugin and its folder, or the
-// executable's path.
-func (r *Renderer) String() string {
-	if r.plugin != nil {
-		return fmt.Sprintf("plugin %s (%s)", r.plugin.Name, r.plugin.Dir)
-	}
-	return r.path
 }
 
 // PostRender runs the post-renderer with manifests on stdin and returns

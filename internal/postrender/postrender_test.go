@@ -166,6 +166,8 @@ func TestFind(t *testing.T) {
 		{name: "no plugin path", opts: Options{Name: "shell"}, wantPath: script, wantScope: render.PostRenderManifest},
 		{name: "neither", opts: Options{Name: "nope", PluginPath: two},
 			wantErr: "plugin: {Name:nope Type:postrenderer/v1} not found in " + two + `, and unable to find binary at nope: exec: "nope": executable file not found in $PATH`},
+		{name: "neither, no plugin path", opts: Options{Name: "nope"},
+			wantErr: `plugin: {Name:nope Type:postrenderer/v1} not found, and unable to find binary at nope: exec: "nope": executable file not found in $PATH`},
 		{name: "missing path", opts: Options{Name: "./nope.sh", PluginPath: two},
 			wantErr: `unable to find binary at ./nope.sh: exec: "./nope.sh": stat ./nope.sh: no such file or directory`},
 		{name: "two plugins claim a name", opts: Options{Name: "kz", PluginPath: dup},
