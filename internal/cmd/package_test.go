@@ -131,7 +131,7 @@ func TestPackageErrors(t *testing.T) {
 		{name: "bad SOURCE_DATE_EPOCH", args: []string{"testdata/charts/lint-good"}, epoch: "yesterday", wantErr: `invalid SOURCE_DATE_EPOCH: strconv.ParseInt: parsing "yesterday": invalid syntax`},
 		{name: "negative SOURCE_DATE_EPOCH", args: []string{"testdata/charts/lint-good"}, epoch: "-1", wantErr: "invalid SOURCE_DATE_EPOCH: must not be negative"},
 		{name: "destination is a file", args: []string{"testdata/charts/lint-good", "-d", "testdata/charts/lint-good/Chart.yaml"}, wantErr: "failed to save: is not a directory: testdata/charts/lint-good/Chart.yaml"},
-		{name: "no argument", args: nil, wantErr: "requires at least 1 arg(s), only received 0"},
+		{name: "no argument", args: nil, wantErr: "need at least one argument, the path to the chart"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

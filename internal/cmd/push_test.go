@@ -134,7 +134,7 @@ func TestPushErrorsCmd(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "one argument", args: []string{"push", archive}, want: "accepts 2 arg(s), received 1"},
+		{name: "one argument", args: []string{"push", archive}, want: "\"kubectl chart push\" requires at least 2 arguments"},
 		{name: "no scheme", args: []string{"push", archive, "example.com/charts"}, want: `scheme prefix missing from remote (e.g. "oci://")`},
 		{name: "cert without key", args: []string{"push", archive, "oci://example.com/c", "--cert-file", "x"}, want: "--cert-file and --key-file must be given together"},
 	}

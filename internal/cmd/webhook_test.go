@@ -988,7 +988,7 @@ func TestWebhookFlags(t *testing.T) {
 		{[]string{"install", "-o", "table"}, `--output must be "yaml" or "json", not "table"`},
 		{[]string{"uninstall", "--dry-run=later"}, `--dry-run must be "none", "client" or "server", not "later"`},
 		{[]string{"status", "-o", "xml"}, `invalid argument "xml"`},
-		{[]string{"status", "extra"}, `unknown command "extra"`},
+		{[]string{"status", "extra"}, `"kubectl chart webhook status" accepts no arguments`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			got := runChart(t, append(append([]string{"webhook"}, tc.args...), noCluster...), "")
