@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -170,4 +171,45 @@ func TestHelmFlagsOnCluster(t *testing.T) {
 		c.ok("list", "--kube-insecure-skip-tls-verify=false", "--burst-limit", "50", "--qps", "20")
 		c.fails([]string{"--server-side=false is not supported"}, "upgrade", "web", flagsChart, "--server-side=false")
 	})
+}
+
+// TestTemplateDependencyUpdate: template --dependency-update fetches the
+// missing file:// dependency and prints what helm template prints, the
+// dependency manager's messages included; the chart folders are left as
+// Helm leaves them.
+func TestTemplateDependencyUpdate(t *testing.T) {
+	atRepoRoot(t)
+	ours := flagsChartCopy(t)
+	run := runChart(t, []string{"template", "web", ours, "--dependency-update", "-n", "ns1"}, "")
+	if run.err != nil {
+		t.Fatalf("template --dependency-update: %v\n%s", run.err, run.stderr)
+	}
+	checkGolden(t, "testdata/golden/helm-flags/template-dependency-update.golden", run.stdout)
+	lock, err := os.ReadFile(filepath.Join(ours, "Chart.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	helm := helmBinary(t)
+	if helm == "" {
+		return
+	}
+	theirs := flagsChartCopy(t)
+	h := runHelm(t, helm, ".", "template", "web", theirs, "--dependency-update", "-n", "ns1")
+	if h.err != nil {
+		t.Fatalf("helm template --dependency-update: %v", h.err)
+	}
+	if diff := cmp.Diff(h.stdout, run.stdout); diff != "" {
+		t.Errorf("template --dependency-update output (-helm +ours):\n%s", diff)
+	}
+	helmLock, err := os.ReadFile(filepath.Join(theirs, "Chart.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lock's generated time differs; the rest is Helm's.
+	clean := func(b []byte) string {
+		return regexp.MustCompile(`(?m)^generated: .*$`).ReplaceAllString(string(b), "generated: <time>")
+	}
+	if diff := cmp.Diff(clean(helmLock), clean(lock)); diff != "" {
+		t.Errorf("Chart.lock (-helm +ours):\n%s", diff)
+	}
 }
