@@ -112,7 +112,7 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 		Example: diffUpgradeExample,
 		Args:    diffArgs(exactArgs(2)),
 
-		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
+		ValidArgsFunction: completeArgs(completeReleases(f), completeChartRefs(true)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd.Context(), args); err != nil {
 				return diffError(err)
@@ -125,6 +125,7 @@ func newCmdDiffUpgrade(f *genericclioptions.ConfigFlags, streams genericiooption
 	}
 	o.render.addFlags(cmd)
 	o.chartRef.addFlags(cmd)
+	registerVersionCompletion(cmd, argAt(1))
 	o.chartRef.addTimeoutFlag(cmd, "time allowed for each chart download")
 	addKubeInsecureFlag(cmd, f)
 	cmd.Long += "\n\n" + chartRefLong

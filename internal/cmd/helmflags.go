@@ -98,6 +98,15 @@ func addHelmGlobalFlags(cmd *cobra.Command, kube *genericclioptions.ConfigFlags)
 	}
 }
 
+// helmPathFlags are the global flags that move Helm's paths, each with the
+// environment variable helmpath reads for it.
+var helmPathFlags = map[string]string{
+	"repository-config": "HELM_REPOSITORY_CONFIG",
+	"repository-cache":  "HELM_REPOSITORY_CACHE",
+	"registry-config":   "HELM_REGISTRY_CONFIG",
+	"content-cache":     "KUBECTL_CHART_CACHE",
+}
+
 // apply checks the flags and carries them out before the command runs.
 func (g *helmGlobalFlags) apply(c *cobra.Command) error {
 	switch g.color {
@@ -106,12 +115,7 @@ func (g *helmGlobalFlags) apply(c *cobra.Command) error {
 		return fmt.Errorf("invalid color mode %q: must be one of never, auto, always", g.color)
 	}
 	flags := c.Flags()
-	for name, env := range map[string]string{
-		"repository-config": "HELM_REPOSITORY_CONFIG",
-		"repository-cache":  "HELM_REPOSITORY_CACHE",
-		"registry-config":   "HELM_REGISTRY_CONFIG",
-		"content-cache":     "KUBECTL_CHART_CACHE",
-	} {
+	for name, env := range helmPathFlags {
 		if f := flags.Lookup(name); f != nil && f.Changed {
 			if err := os.Setenv(env, f.Value.String()); err != nil {
 				return err

@@ -71,7 +71,7 @@ func NewCmdPull(streams genericiooptions.IOStreams) *cobra.Command {
 		Long:              pullLong,
 		Example:           pullExample,
 		Args:              minimumNArgs(1),
-		ValidArgsFunction: completeChartPaths,
+		ValidArgsFunction: completeArgs(completeChartRefs(false)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Charts = args
 			if err := o.Validate(); err != nil {
@@ -81,6 +81,7 @@ func NewCmdPull(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	o.chartRef.addFlags(cmd)
+	registerVersionCompletion(cmd, argAt(0))
 	o.chartRef.addTimeoutFlag(cmd, "time allowed for each download of an index, chart or provenance file")
 	fs := cmd.Flags()
 	fs.StringVarP(&o.DestDir, "destination", "d", ".", "location to write the chart. If this and untardir are specified, untardir is appended to this")

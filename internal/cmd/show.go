@@ -71,7 +71,7 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 			Long:  s.long + "\n\n" + chartRefLong,
 			Args:  exactArgs(1),
 
-			ValidArgsFunction: completeArgs(completeChartPaths),
+			ValidArgsFunction: completeArgsNoMore(completeChartRefs(true)),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if err := o.Complete(args); err != nil {
 					return err
@@ -83,6 +83,7 @@ func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 			},
 		}
 		o.chartRef.addFlags(sub)
+		registerVersionCompletion(sub, argAt(0))
 		o.chartRef.addTimeoutFlag(sub, "time allowed for each chart download")
 		if s.format == ShowValues {
 			sub.Flags().StringVar(&o.JSONPath, "jsonpath", "", "supply a JSONPath expression to filter the output")

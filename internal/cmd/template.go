@@ -110,7 +110,7 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Example: templateExample,
 		Args:    minimumNArgs(1),
 
-		ValidArgsFunction: completeArgs(completeChartPaths, completeChartPaths),
+		ValidArgsFunction: completeInstallArgs(&o.names),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.debug = debugEnabled(cmd)
 			if err := o.Complete(args); err != nil {
@@ -128,6 +128,7 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 	o.chartRef.addFlags(cmd)
 	o.chartRef.addTimeoutFlag(cmd, "time allowed for each chart download")
 	o.names.addFlags(cmd)
+	registerVersionCompletion(cmd, installChartArg(&o.names))
 	addTemplateNoOpFlags(cmd)
 	cmd.Flags().BoolVar(&o.enableDNS, "enable-dns", false, "enable DNS lookups when rendering templates")
 	o.chartRef.depUpdate = &dependencyUpdate{}

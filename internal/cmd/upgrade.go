@@ -85,7 +85,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 		Example: upgradeExample,
 		Args:    upgradeArgs(install),
 
-		ValidArgsFunction: completeArgs(completeReleases(f), completeChartPaths),
+		ValidArgsFunction: completeArgsNoMore(completeReleases(f), completeChartRefs(true)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -96,7 +96,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	if install {
 		cmd.Use, cmd.Short, cmd.Long = "install [NAME] [CHART]", "Install a chart as a release", installLong
 		cmd.Example = "  kubectl chart install my-app ./my-app --set image.tag=1.2.3 --create-namespace -n apps"
-		cmd.ValidArgsFunction = completeArgs(cobra.NoFileCompletions, completeChartPaths)
+		cmd.ValidArgsFunction = completeInstallArgs(&o.names)
 	}
 	o.render.addFlags(cmd)
 	o.render.postRender.addFlags(cmd)
@@ -104,6 +104,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 	if install {
 		o.names.addFlags(cmd)
 	}
+	registerVersionCompletion(cmd, installChartArg(&o.names)) // upgrade has no -g: its CHART is the second argument
 	addServerSideFlags(cmd, !install)
 	cmd.Flags().BoolVar(&o.hideNotes, "hide-notes", false, "if set, do not show notes in install output. Does not affect presence in chart metadata")
 	cmd.Flags().BoolVar(&o.action.EnableDNS, "enable-dns", false, "enable DNS lookups when rendering templates")

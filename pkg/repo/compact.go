@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/kubectl-chart/kubectl-chart/internal/atomicfile"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart"
@@ -45,6 +46,9 @@ type IndexVersion struct {
 	// the index has none).
 	Digest  string
 	Removed bool
+	// Created is when the index says the version was packaged (what
+	// Helm's completion of --version shows).
+	Created time.Time
 }
 
 // Chart finds a chart by name.
@@ -93,6 +97,7 @@ func Compact(i *IndexFile, digest string) *Index {
 				Version: md.Version, AppVersion: md.AppVersion, Description: md.Description,
 				Keywords: md.Keywords, APIVersion: md.APIVersion, Type: md.Type, KubeVersion: md.KubeVersion,
 				Deprecated: md.Deprecated, URLs: cv.URLs, Digest: cv.Digest, Removed: cv.Removed,
+				Created: cv.Created,
 			})
 		}
 		x.Charts = append(x.Charts, c)
@@ -115,7 +120,7 @@ type IndexCache struct {
 }
 
 // cacheFormat changes whenever IndexVersion does.
-const cacheFormat = 1
+const cacheFormat = 2
 
 type stamp struct {
 	Format  int    `json:"format"`

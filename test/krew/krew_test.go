@@ -297,8 +297,8 @@ func checkCompletion(t *testing.T, dir, krewRoot string, user map[string]string)
 	// Chart folders, from the working folder.
 	chart := filepath.Join(dir, "charts", "web")
 	writeChart(t, chart)
-	if diff := cmp.Diff(completed{[]string{"charts/web/\tchart web 0.1.0"}, 6}, kubectlComplete(t, dir, environ(user), "chart", "upgrade", "web", "charts/")); diff != "" {
-		t.Errorf("kubectl __complete chart upgrade web charts/ (-want +got):\n%s", diff)
+	if diff := cmp.Diff(completed{[]string{"charts/web/\tchart web 0.1.0"}, 6}, kubectlComplete(t, dir, environ(user), "chart", "lint", "charts/")); diff != "" {
+		t.Errorf("kubectl __complete chart lint charts/ (-want +got):\n%s", diff)
 	}
 
 	// Release names of the -n namespace, from the cluster of $KUBECONFIG.
