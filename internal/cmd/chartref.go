@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,6 +48,8 @@ type chartRefFlags struct {
 	ownTimeout time.Duration
 	// depUpdate is --dependency-update, on the commands that have it.
 	depUpdate *dependencyUpdate
+	// debug logs what load does, as Helm's --debug does (nil: nothing).
+	debug *slog.Logger
 }
 
 func (f *chartRefFlags) addFlags(cmd *cobra.Command) {
@@ -125,9 +128,15 @@ func (f *chartRefFlags) resolve(ctx context.Context, ref string) (*chartsource.C
 
 // load resolves ref and loads the chart, returning where it came from.
 func (f *chartRefFlags) load(ctx context.Context, ref string) (*chart.Chart, release.ChartOrigin, error) {
+	if f.debug != nil {
+		f.debug.Debug("Original chart version", "version", f.Version)
+	}
 	src, err := f.resolve(ctx, ref)
 	if err != nil {
 		return nil, release.ChartOrigin{}, err
+	}
+	if f.debug != nil {
+		f.debug.Debug("Chart path", "path", src.Path)
 	}
 	ch, err := loader.Load(src.Path)
 	if err != nil {
@@ -141,5 +150,17 @@ func (f *chartRefFlags) load(ctx context.Context, ref string) (*chart.Chart, rel
 			return nil, src.Origin, err
 		}
 	}
+	if f.debug != nil {
+		logDependencies(f.debug, ch)
+	}
 	return ch, src.Origin, nil
+}
+
+// logDependencies logs the number of subcharts of ch and of each subchart,
+// parents first, as Helm's --debug does.
+func logDependencies(log *slog.Logger, ch *chart.Chart) {
+	log.Debug("number of dependencies in the chart", "chart", ch.Name(), "dependencies", len(ch.Dependencies()))
+	for _, sub := range ch.Dependencies() {
+		logDependencies(log, sub)
+	}
 }

@@ -3,6 +3,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strconv"
 
@@ -132,6 +134,24 @@ func (g *helmGlobalFlags) apply(c *cobra.Command) error {
 func debugEnabled(cmd *cobra.Command) bool {
 	f := cmd.Flags().Lookup("debug")
 	return f != nil && f.Value.String() == "true"
+}
+
+// debugLogger is the logger of --debug: Helm's "level=DEBUG msg=… key=value"
+// lines (log/slog's text format without the time) on w; nil without
+// --debug.
+func debugLogger(cmd *cobra.Command, w io.Writer) *slog.Logger {
+	if !debugEnabled(cmd) {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
 }
 
 // refusedFlag marks a flag accepted only to refuse a value kubectl chart

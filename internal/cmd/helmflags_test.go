@@ -213,3 +213,33 @@ func TestTemplateDependencyUpdate(t *testing.T) {
 		t.Errorf("Chart.lock (-helm +ours):\n%s", diff)
 	}
 }
+
+// TestTemplateDebugLog: template --debug logs Helm's debug lines for the
+// chart (the version asked for, its path, the dependencies of each chart)
+// on stderr, word for word.
+func TestTemplateDebugLog(t *testing.T) {
+	atRepoRoot(t)
+	helm := helmBinary(t)
+	for _, chart := range []string{"feat-null", "feat-deps", "feat-import-values"} {
+		t.Run(chart, func(t *testing.T) {
+			path := filepath.Join("testdata", "charts", chart)
+			run := runChart(t, []string{"template", path, "--debug"}, "")
+			if run.err != nil {
+				t.Fatal(run.err)
+			}
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.ReplaceAll(run.stderr, abs, "<chart>")
+			checkGolden(t, "testdata/golden/helm-flags/template-debug-"+chart+".golden", got)
+			if helm == "" {
+				return
+			}
+			h := runHelm(t, helm, ".", "template", path, "--debug")
+			if diff := cmp.Diff(strings.ReplaceAll(h.stderr, abs, "<chart>"), got); diff != "" {
+				t.Errorf("template --debug log (-helm +ours):\n%s", diff)
+			}
+		})
+	}
+}

@@ -113,6 +113,7 @@ func NewCmdTemplate(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		ValidArgsFunction: completeInstallArgs(&o.names),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.debug = debugEnabled(cmd)
+			o.chartRef.debug = debugLogger(cmd, o.ErrOut)
 			if err := o.Complete(args); err != nil {
 				return err
 			}

@@ -87,6 +87,7 @@ func newCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 
 		ValidArgsFunction: completeArgsNoMore(completeReleases(f), completeChartRefs(true)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.chartRef.debug = debugLogger(cmd, o.ErrOut)
 			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
@@ -275,6 +276,15 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := cfg.Upgrade(ctx, o.action)
+	if log := o.chartRef.debug; log != nil && res != nil {
+		// --debug: each object and hook, as they went.
+		for _, ch := range res.Changes {
+			log.Debug("object", "ref", ch.Ref.String(), "action", string(ch.Action))
+		}
+		for _, h := range res.Hooks {
+			log.Debug("hook", "event", h.Event, "name", h.Name, "status", h.Status, "took", h.Done.Sub(h.Started).Round(time.Millisecond).String())
+		}
+	}
 	if res != nil && res.Revision != nil {
 		if o.hideNotes {
 			r := *res.Revision
