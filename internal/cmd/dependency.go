@@ -9,11 +9,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-chart/kubectl-chart/internal/helmpath"
 	"github.com/kubectl-chart/kubectl-chart/internal/releaseview"
 	"github.com/kubectl-chart/kubectl-chart/pkg/chart/dependency"
 	"github.com/kubectl-chart/kubectl-chart/pkg/provenance"
-	"github.com/kubectl-chart/kubectl-chart/pkg/registry"
 )
 
 const dependencyLong = `Manage the dependencies of a chart, as "helm dependency" does.
@@ -207,19 +205,12 @@ func (o *DependencyUpdateOptions) Complete(args []string) error {
 	if err != nil {
 		return err
 	}
-	paths := helmpath.New()
-	o.manager = &dependency.Manager{
-		Paths:       paths,
-		SkipRefresh: o.SkipRefresh,
-		Verify:      o.Verify,
-		Keyring:     o.Keyring,
-		Registry: registry.Options{
-			RegistryConfig: paths.RegistryConfig(), Username: o.Username, Password: o.Password,
-			PlainHTTP: o.PlainHTTP, TLS: tlsOptions(o.CAFile, o.CertFile, o.KeyFile, o.InsecureSkipTLSVerify),
-		},
-		SourceDateEpoch: epoch,
-		Progress:        func(e dependency.Event) { fmt.Fprintln(o.Out, e.String()) },
+	creds := chartRefFlags{
+		Username: o.Username, Password: o.Password, CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile,
+		InsecureSkipTLS: o.InsecureSkipTLSVerify, PlainHTTP: o.PlainHTTP, Keyring: o.Keyring,
 	}
+	o.manager = (&dependencyUpdate{out: o.Out}).manager(&creds, epoch)
+	o.manager.SkipRefresh, o.manager.Verify = o.SkipRefresh, o.Verify
 	return nil
 }
 

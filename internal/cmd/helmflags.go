@@ -181,12 +181,13 @@ func (b *refusingBool) Set(s string) error {
 }
 
 // addRefusingBool adds Helm's bool flag name, whose value refused kubectl
-// chart does not support (reason says why).
-func addRefusingBool(cmd *cobra.Command, name string, def, refused bool, usage, reason string) {
+// chart does not support (reason says why). A flag whose every use is
+// refused is annotated refusedFlag by the caller.
+func addRefusingBool(cmd *cobra.Command, name string, def, refused bool, usage, reason string) *pflag.Flag {
 	v := &refusingBool{value: def, refused: refused, reason: reason}
 	f := cmd.Flags().VarPF(v, name, "", usage)
 	f.NoOptDefVal = "true"
-	f.Annotations = map[string][]string{refusedFlag: {reason}}
+	return f
 }
 
 // serverSideMode is upgrade's and rollback's --server-side: "true", "false"
@@ -217,13 +218,13 @@ func addServerSideFlags(cmd *cobra.Command, mode bool) {
 		m := serverSideMode("auto")
 		cmd.Flags().Var(&m, "server-side", usage+`; "true" or "auto"`)
 	} else {
+		// Its default, true, is what kubectl chart does: implemented.
 		addRefusingBool(cmd, "server-side", true, false, usage, serverSideOnly)
-		// Its value, true, is what kubectl chart does: implemented.
-		delete(cmd.Flags().Lookup("server-side").Annotations, refusedFlag)
 	}
-	addRefusingBool(cmd, "force-replace", false, true,
-		"force resource updates by replacement: not supported (server-side apply; --force-conflicts takes fields other managers own)",
-		"--force-replace is not supported: kubectl chart applies with server-side apply; --force-conflicts takes the fields other managers own")
+	const forceReplace = "--force-replace is not supported: kubectl chart applies with server-side apply; --force-conflicts takes the fields other managers own"
+	f := addRefusingBool(cmd, "force-replace", false, true,
+		"force resource updates by replacement: not supported (server-side apply; --force-conflicts takes fields other managers own)", forceReplace)
+	f.Annotations = map[string][]string{refusedFlag: {forceReplace}}
 }
 
 // templateDryRun is template's --dry-run: Helm's values but "server",
@@ -249,8 +250,9 @@ func (d *templateDryRun) Set(s string) error {
 func addTemplateNoOpFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	const usage = "accepted as helm template accepts it: no effect on the rendered output"
-	for _, name := range []string{"create-namespace", "disable-openapi-validation", "force-conflicts", "replace",
-		"rollback-on-failure", "server-side", "take-ownership", "wait-for-jobs", "force-replace"} {
+	bools := []string{"create-namespace", "disable-openapi-validation", "force-conflicts", "replace",
+		"rollback-on-failure", "server-side", "take-ownership", "wait-for-jobs", "force-replace"}
+	for _, name := range bools {
 		fs.Bool(name, false, usage)
 	}
 	fs.String("description", "", usage)
@@ -260,9 +262,7 @@ func addTemplateNoOpFlags(cmd *cobra.Command) {
 	fs.String("wait", "hookOnly", usage)
 	fs.Lookup("wait").NoOptDefVal = "watcher"
 	fs.StringToStringP("labels", "l", nil, usage)
-	for _, name := range []string{"create-namespace", "disable-openapi-validation", "force-conflicts", "replace",
-		"rollback-on-failure", "server-side", "take-ownership", "wait-for-jobs", "force-replace",
-		"description", "dry-run", "wait", "labels"} {
+	for _, name := range append(bools, "description", "dry-run", "wait", "labels") {
 		_ = fs.MarkHidden(name)
 	}
 }
