@@ -1,13 +1,11 @@
 package cmd
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -210,33 +208,7 @@ func checkCreatedChart(t *testing.T, helm, dir, chartPath, lintErr string) {
 // Helm a data folder of its own.
 func runHelmCreate(t *testing.T, helm, dir, data string, args ...string) chartRun {
 	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(helm, append([]string{"create"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"HOME=" + home,
-		"PATH=" + os.Getenv("PATH"),
-		"HELM_CACHE_HOME=" + filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME=" + filepath.Join(home, "config"),
-		"HELM_DATA_HOME=" + data,
-		"KUBECONFIG=" + filepath.Join(home, "no-kubeconfig"),
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("running %s: %v", helm, err)
-	}
-	run := chartRun{stdout: stdout.String(), stderr: stderr.String()}
-	if err != nil {
-		msg := fmt.Sprintf("exit status %d", exitErr.ExitCode())
-		if i := strings.Index(run.stderr, "Error: "); i >= 0 {
-			msg = strings.TrimSuffix(run.stderr[i+len("Error: "):], "\n")
-		}
-		run.err = errors.New(msg)
-	}
-	return run
+	return runHelmEnv(t, helm, dir, []string{"HELM_DATA_HOME=" + data}, append([]string{"create"}, args...)...)
 }
 
 // TestCreateInstall installs the chart `kubectl chart create` writes on the

@@ -126,6 +126,12 @@ func helmBinary(t *testing.T) string {
 // in dir.
 func runHelm(t *testing.T, helm, dir string, args ...string) chartRun {
 	t.Helper()
+	return runHelmEnv(t, helm, dir, nil, args...)
+}
+
+// runHelmEnv is runHelm with env added to (or replacing) its environment.
+func runHelmEnv(t *testing.T, helm, dir string, env []string, args ...string) chartRun {
+	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(helm, args...)
 	cmd.Dir = dir
@@ -140,15 +146,9 @@ func runHelm(t *testing.T, helm, dir string, args ...string) chartRun {
 	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
 		cmd.Env = append(cmd.Env, "SOURCE_DATE_EPOCH="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("running %s: %v", helm, err)
-	}
-	run := chartRun{stdout: stdout.String(), stderr: stderr.String()}
-	if err != nil {
+	cmd.Env = append(cmd.Env, env...) // later entries win
+	run, exitErr := execHelm(t, cmd)
+	if exitErr != nil {
 		// Helm's own error line, as ours would print.
 		msg := "exit status " + fmt.Sprint(exitErr.ExitCode())
 		if i := strings.LastIndex(run.stderr, "Error: "); i >= 0 {
@@ -157,6 +157,20 @@ func runHelm(t *testing.T, helm, dir string, args ...string) chartRun {
 		run.err = errors.New(msg)
 	}
 	return run
+}
+
+// execHelm runs a command of the Helm oracle and returns what it printed
+// and, when it failed, how; it fails the test when it could not run.
+func execHelm(t *testing.T, cmd *exec.Cmd) (chartRun, *exec.ExitError) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("running %s: %v", cmd.Path, err)
+	}
+	return chartRun{stdout: stdout.String(), stderr: stderr.String()}, exitErr
 }
 
 // lintCase is one `kubectl chart lint` run; args follow "lint", paths are

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -336,15 +335,8 @@ func runPostRenderHelm(t *testing.T, helm string, args []string, pluginPath, plu
 	}
 	cmd := exec.Command(helm, args...)
 	cmd.Env = append(isolatedHelmEnv(t), "HELM_PLUGINS="+pluginPath)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("running %s: %v", helm, err)
-	}
-	run := chartRun{stdout: stdout.String(), stderr: stderr.String()}
-	if err != nil {
+	run, exitErr := execHelm(t, cmd)
+	if exitErr != nil {
 		_, full := helmError(run.stderr)
 		run.err = errors.New(full)
 	}
