@@ -202,7 +202,8 @@ $(PROMTOOL_BIN) $(PROMQL_METRICS_BIN) &: $(PROMTOOL_PIN)
 	@touch $(PROMTOOL_BIN) $(PROMQL_METRICS_BIN)
 
 # ---------------------------------------------------------------------------
-# Render benchmark: whole processes, ours against Helm, over real charts.
+# Render benchmark: whole processes, ours against Helm, over real charts: median wall and CPU (user+sys) time of each,
+# of ours with GOMAXPROCS=1, peak RSS, equal output, and the load average before and after (hack/bench).
 # ---------------------------------------------------------------------------
 # Extra flags for hack/bench, e.g. make bench BENCH_FLAGS='-runs 10 -charts bitnami/postgresql'.
 BENCH_FLAGS  ?=
