@@ -209,9 +209,13 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 		UseReleaseName: o.UseReleaseName,
 		ReleaseName:    o.ReleaseName,
 	}
-	manifest, err := res.PostRenderManifest(ctx, o.render.postRender.renderer, to)
-	if err != nil {
-		return err
+	// Without a post-renderer the manifest is only printed, by Template
+	// below (and is empty with --output-dir): not built twice.
+	manifest := ""
+	if pr := o.render.postRender.renderer; pr != nil {
+		if manifest, err = res.PostRenderManifest(ctx, pr, to); err != nil {
+			return err
+		}
 	}
 	if o.OutputDir != "" {
 		paths, err := res.WriteFiles(to)

@@ -15,19 +15,25 @@ import (
 // conversion to JSON, JSON decode).
 //
 // Helm converts the whole document to JSON and back to read four fields;
-// for big documents (CRDs) that is most of the render. Here the same YAML
-// parser runs once, the fields are read from its result, and the document
+// for big documents (CRDs) that is most of the render. Documents in the
+// plain block style are read by scanHead without a parse; for the others
+// the same YAML parser runs once, the fields are read from its result, and the document
 // is walked for what would fail the JSON conversion. Anything unusual
 // (type mismatches, keys differing from the field names only by case,
 // values JSON cannot encode) goes through Helm's exact path, which also
 // gives the exact error.
-func parseHead(doc []byte, h *SimpleHead) error {
-	var obj any
-	if err := yamlv2.Unmarshal(doc, &obj); err == nil && jsonable(obj) && extractHead(obj, h) {
+func parseHead(doc string, h *SimpleHead) error {
+	if scanHead(doc, h) {
 		return nil
 	}
 	*h = SimpleHead{}
-	return yaml.Unmarshal(doc, h)
+	raw := []byte(doc)
+	var obj any
+	if err := yamlv2.Unmarshal(raw, &obj); err == nil && jsonable(obj) && extractHead(obj, h) {
+		return nil
+	}
+	*h = SimpleHead{}
+	return yaml.Unmarshal(raw, h)
 }
 
 // jsonable tells whether sigs.k8s.io/yaml converts v to JSON without error.
@@ -111,10 +117,7 @@ func extractMetadata(v any, h *SimpleHead) bool {
 	if !ok {
 		return false
 	}
-	h.Metadata = &struct {
-		Name        string            `json:"name"`
-		Annotations map[string]string `json:"annotations"`
-	}{}
+	h.Metadata = &HeadMetadata{}
 	for k, x := range md {
 		key, ok := k.(string)
 		if !ok {

@@ -33,38 +33,92 @@ func (r *Result) ManifestText(includeCRDs bool) string {
 		return *r.postRendered
 	}
 	var b strings.Builder
+	b.Grow(r.manifestLen(includeCRDs))
 	if includeCRDs {
-		b.WriteString(r.CRDText())
+		r.writeCRDs(&b)
 	}
 	for _, m := range r.Manifests {
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+		writeSourced(&b, m.Name, m.Content)
 	}
 	return b.String()
+}
+
+// sourcedLen is the length writeSourced writes.
+func sourcedLen(name string, contentLen int) int {
+	return len("---\n# Source: \n\n") + len(name) + contentLen
+}
+
+// writeSourced writes one document as Helm prints it: "---\n# Source:
+// NAME\nCONTENT\n". Output of big charts is megabytes: it is written into
+// a builder grown once to its final size (see manifestLen), with no fmt.
+func writeSourced(b *strings.Builder, name, content string) {
+	b.WriteString("---\n# Source: ")
+	b.WriteString(name)
+	b.WriteByte('\n')
+	b.WriteString(content)
+	b.WriteByte('\n')
+}
+
+// manifestLen is the length of ManifestText(includeCRDs) before a
+// post-renderer ran.
+func (r *Result) manifestLen(includeCRDs bool) int {
+	n := 0
+	if includeCRDs {
+		for _, crd := range r.CRDs {
+			n += sourcedLen(crd.Filename, len(crd.File.Data))
+		}
+	}
+	for _, m := range r.Manifests {
+		n += sourcedLen(m.Name, len(m.Content))
+	}
+	return n
+}
+
+// writeCRDs writes CRDText into b.
+func (r *Result) writeCRDs(b *strings.Builder) {
+	for _, crd := range r.CRDs {
+		b.WriteString("---\n# Source: ")
+		b.WriteString(crd.Filename)
+		b.WriteByte('\n')
+		b.Write(crd.File.Data)
+		b.WriteByte('\n')
+	}
 }
 
 // CRDText is the crds/ files with `# Source:` lines, as `template
 // --include-crds` prints them before the manifest.
 func (r *Result) CRDText() string {
-	var b strings.Builder
+	n := 0
 	for _, crd := range r.CRDs {
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", crd.Filename, string(crd.File.Data))
+		n += sourcedLen(crd.Filename, len(crd.File.Data))
 	}
+	var b strings.Builder
+	b.Grow(n)
+	r.writeCRDs(&b)
 	return b.String()
 }
 
 // Template renders the output of `helm template`: the manifest, then the
 // hooks. OutputDir is ignored: see WriteFiles.
 func (r *Result) Template(o TemplateOptions) (string, error) {
-	var b strings.Builder
-	b.WriteString(strings.TrimSpace(r.ManifestText(o.IncludeCRDs)))
-	b.WriteString("\n")
+	manifest := strings.TrimSpace(r.ManifestText(o.IncludeCRDs))
+	var hooks []*Hook
+	size := len(manifest) + 1
 	if !o.NoHooks {
 		for _, h := range r.Hooks {
 			if o.SkipTests && h.IsTest() {
 				continue
 			}
-			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
+			hooks = append(hooks, h)
+			size += sourcedLen(h.Path, len(h.Manifest))
 		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(manifest)
+	b.WriteByte('\n')
+	for _, h := range hooks {
+		writeSourced(&b, h.Path, h.Manifest)
 	}
 	return b.String(), nil
 }

@@ -72,12 +72,15 @@ func (h *Hook) IsTest() bool {
 
 // SimpleHead is the part of an object that ordering and hooks need.
 type SimpleHead struct {
-	Version  string `json:"apiVersion"`
-	Kind     string `json:"kind,omitempty"`
-	Metadata *struct {
-		Name        string            `json:"name"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata,omitempty"`
+	Version  string        `json:"apiVersion"`
+	Kind     string        `json:"kind,omitempty"`
+	Metadata *HeadMetadata `json:"metadata,omitempty"`
+}
+
+// HeadMetadata is the part of an object's metadata in its SimpleHead.
+type HeadMetadata struct {
+	Name        string            `json:"name"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 // Manifest is one rendered document with the template it came from.
@@ -201,7 +204,7 @@ func SortManifests(files map[string]string, ordering KindSortOrder) ([]*Hook, []
 	}
 	parallel(len(docs), func(i int) {
 		d := docs[i]
-		d.err = parseHead([]byte(d.content), &d.head)
+		d.err = parseHead(d.content, &d.head)
 	})
 
 	var hooks []*Hook
