@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -224,14 +225,19 @@ func (o *TemplateOptions) Run(ctx context.Context) error {
 		}
 		return o.printWritten(paths, manifest)
 	}
+	if len(o.ShowOnly) == 0 {
+		out := bufio.NewWriterSize(o.Out, 64<<10)
+		if err := res.WriteTemplate(out, to); err != nil {
+			return err
+		}
+		return out.Flush()
+	}
 	text, err := res.Template(to)
 	if err != nil {
 		return err
 	}
-	if len(o.ShowOnly) > 0 {
-		if text, err = render.ShowOnly(text, o.ShowOnly); err != nil {
-			return err
-		}
+	if text, err = render.ShowOnly(text, o.ShowOnly); err != nil {
+		return err
 	}
 	_, err = io.WriteString(o.Out, text)
 	return err

@@ -3,10 +3,12 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // TemplateOptions shape `template` output.
@@ -101,27 +103,86 @@ func (r *Result) CRDText() string {
 // Template renders the output of `helm template`: the manifest, then the
 // hooks. OutputDir is ignored: see WriteFiles.
 func (r *Result) Template(o TemplateOptions) (string, error) {
-	manifest := strings.TrimSpace(r.ManifestText(o.IncludeCRDs))
-	var hooks []*Hook
-	size := len(manifest) + 1
-	if !o.NoHooks {
-		for _, h := range r.Hooks {
-			if o.SkipTests && h.IsTest() {
-				continue
+	var b strings.Builder
+	b.Grow(r.manifestLen(o.IncludeCRDs) + 1 + r.hooksLen(o))
+	err := r.WriteTemplate(&b, o)
+	return b.String(), err
+}
+
+// WriteTemplate writes what Template returns to w, document by document:
+// the output of a big chart is megabytes, and each copy of it costs page
+// faults on fresh memory, so it is not built as one string first.
+func (r *Result) WriteTemplate(w io.Writer, o TemplateOptions) error {
+	sw := stringWriter(w)
+	if r.postRendered != nil || o.IncludeCRDs && len(r.CRDs) > 0 {
+		// The manifest is trimmed as a whole (Helm's strings.TrimSpace).
+		if _, err := sw.WriteString(strings.TrimSpace(r.ManifestText(o.IncludeCRDs)) + "\n"); err != nil {
+			return err
+		}
+	} else {
+		// Each document starts with "---": only the last one's trailing
+		// space is trimmed.
+		for i, m := range r.Manifests {
+			content := m.Content
+			if i == len(r.Manifests)-1 {
+				content = strings.TrimRightFunc(content, unicode.IsSpace)
 			}
-			hooks = append(hooks, h)
-			size += sourcedLen(h.Path, len(h.Manifest))
+			if err := writeSourcedTo(sw, m.Name, content); err != nil {
+				return err
+			}
+		}
+		if len(r.Manifests) == 0 {
+			if _, err := sw.WriteString("\n"); err != nil {
+				return err
+			}
 		}
 	}
-	var b strings.Builder
-	b.Grow(size)
-	b.WriteString(manifest)
-	b.WriteByte('\n')
-	for _, h := range hooks {
-		writeSourced(&b, h.Path, h.Manifest)
+	if o.NoHooks {
+		return nil
 	}
-	return b.String(), nil
+	for _, h := range r.Hooks {
+		if o.SkipTests && h.IsTest() {
+			continue
+		}
+		if err := writeSourcedTo(sw, h.Path, h.Manifest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// hooksLen is the length of the hooks' part of Template's output.
+func (r *Result) hooksLen(o TemplateOptions) int {
+	n := 0
+	for _, h := range r.Hooks {
+		if !o.NoHooks && !(o.SkipTests && h.IsTest()) {
+			n += sourcedLen(h.Path, len(h.Manifest))
+		}
+	}
+	return n
+}
+
+// writeSourcedTo is writeSourced to a writer.
+func writeSourcedTo(w io.StringWriter, name, content string) error {
+	for _, s := range [...]string{"---\n# Source: ", name, "\n", content, "\n"} {
+		if _, err := w.WriteString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stringWriter is w as an io.StringWriter, without copies when it is one.
+func stringWriter(w io.Writer) io.StringWriter {
+	if sw, ok := w.(io.StringWriter); ok {
+		return sw
+	}
+	return stringWriterFunc(func(s string) (int, error) { return io.WriteString(w, s) })
+}
+
+type stringWriterFunc func(string) (int, error)
+
+func (f stringWriterFunc) WriteString(s string) (int, error) { return f(s) }
 
 // WriteFiles writes each document under o.OutputDir as `helm template
 // --output-dir` does (CRDs, manifests, hooks; documents of one template
