@@ -76,6 +76,14 @@ var templateCases = []templateCase{
 	{name: "schema-violation", args: []string{charts + "feat-schema", "--set", "replicas=0", "--set", "sub.port=70000"}, wantExit: 1},
 	{name: "schema-violation-type", args: []string{charts + "feat-schema", "--set", "sub.port=x"}, wantExit: 1},
 	{name: "schema-skip-validation", args: []string{charts + "feat-schema", "--set", "replicas=0", "--set", "sub.port=70000", "--skip-schema-validation"}},
+	// A draft-07 schema with its subschemas under $defs (compiled as
+	// definitions, see render.defsAsDefinitions); the subchart's schema has
+	// an invalid definition nothing references (compiled as written).
+	{name: "schema-defs", args: []string{charts + "feat-schema-defs"}},
+	{name: "schema-defs-violation-ref", args: []string{charts + "feat-schema-defs", "--set", "image.tag=5"}, wantExit: 1},
+	{name: "schema-defs-violation-items", args: []string{charts + "feat-schema-defs", "--set-json", "ports=[80,70000]"}, wantExit: 1},
+	{name: "schema-defs-violation-additional", args: []string{charts + "feat-schema-defs", "--set", "extra=1"}, wantExit: 1},
+	{name: "schema-defs-violation-sub", args: []string{charts + "feat-schema-defs", "--set", "sub.enabled=x"}, wantExit: 1},
 
 	// Dependencies.
 	{name: "apiv1-requirements", args: []string{charts + "feat-apiv1"}},
@@ -143,6 +151,7 @@ var templateCases = []templateCase{
 		helmDiffers: "we tell to run `kubectl chart dependency build` where Helm says `helm dependency build`"},
 	{name: "err-kubeversion", args: []string{charts + "err-kubeversion"}, wantExit: 1},
 	{name: "err-schema", args: []string{charts + "err-schema"}, wantExit: 1},
+	{name: "err-schema-defs", args: []string{charts + "err-schema-defs"}, wantExit: 1},
 	{name: "err-set-syntax", args: []string{precedence, "--set", "a=b,c"}, wantExit: 1},
 	{name: "err-set-index", args: []string{precedence, "--set", "list[x]=1"}, wantExit: 1},
 	{name: "err-set-json", args: []string{precedence, "--set-json", "k1={bad"}, wantExit: 1},
