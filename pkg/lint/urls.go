@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -28,13 +29,15 @@ const (
 	minURLRuneCount = 3
 )
 
+// The patterns are compiled on first use, not at start: compiling them takes
+// about 2 ms, which every command of the plugin would pay.
 var (
-	rxEmail = regexp.MustCompile(emailPattern)
-	rxURL   = regexp.MustCompile(urlPattern)
+	rxEmail = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(emailPattern) })
+	rxURL   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(urlPattern) })
 )
 
 // isEmail is govalidator.IsEmail.
-func isEmail(s string) bool { return rxEmail.MatchString(s) }
+func isEmail(s string) bool { return rxEmail().MatchString(s) }
 
 // isURL is govalidator.IsURL.
 func isURL(s string) bool {
@@ -56,7 +59,7 @@ func isURL(s string) bool {
 	if u.Host == "" && (u.Path != "" && !strings.Contains(u.Path, ".")) {
 		return false
 	}
-	return rxURL.MatchString(s)
+	return rxURL().MatchString(s)
 }
 
 // isRequestURL is govalidator.IsRequestURL: an absolute URL with a scheme.
