@@ -9,11 +9,19 @@ import (
 	"github.com/kubectl-chart/kubectl-chart/pkg/render"
 )
 
-// BenchmarkRender renders real charts of the corpus in-process (load,
-// render, format), to profile the engine apart from process start-up.
+// BenchmarkRender renders the charts of `make bench` in-process (load,
+// render, format), to profile the engine apart from process start-up:
+//
+//	go test ./pkg/render -run '^$' -bench Render/wordpress -cpuprofile cpu.out -memprofile mem.out
+//
+// docs/performance.md says where the time goes.
 func BenchmarkRender(b *testing.B) {
 	corpus := corpusDir(b)
-	for _, c := range []string{"prometheus-community/prometheus-operator-crds", "bitnami/postgresql", "ingress-nginx/ingress-nginx", "prometheus-community/kube-prometheus-stack"} {
+	for _, c := range []string{
+		"prometheus-community/prometheus-operator-crds", "bitnami/postgresql", "ingress-nginx/ingress-nginx",
+		"prometheus-community/kube-prometheus-stack", "cert-manager/cert-manager", "bitnami/wordpress",
+		"bitnami/elasticsearch",
+	} {
 		b.Run(filepath.Base(c), func(b *testing.B) {
 			for b.Loop() {
 				ch, err := loader.Load(filepath.Join(corpus, c))
