@@ -1,8 +1,8 @@
 # Build and test plumbing for kubectl-chart. GNU make.
 #
 #   make build   bin/kubectl-chart (and bin/chart-webhook once cmd/webhook has a main package)
-#   make test    go test ./... then short fuzz runs of FUZZ_TARGETS
-#   make fuzz    only the fuzz runs
+#   make test    go test ./... then short fuzz runs of TEST_FUZZ_TARGETS
+#   make fuzz    only the fuzz runs, of every target (FUZZ_TARGETS)
 #   make helm    the Helm oracle, built once from the Go module proxy into $(CACHE_DIR) (make helm3: Helm 3, the same way)
 #   make promtool   Prometheus's promtool and hack/promql-metrics, built once into $(CACHE_DIR), for the tests of manifests/monitoring
 #   make bench   render speed of bin/kubectl-chart against the Helm oracle (hack/bench)
@@ -46,10 +46,18 @@ TEST_TIMEOUT ?= 30m
 # (the instrumented build of each target's package costs more than that on a cold cache); make fuzz FUZZTIME=2000000x
 # for a longer run.
 FUZZTIME     ?= 60000x
-# Fuzz targets run by `make test`, as <package dir>:<FuzzName>. A target whose package or function does not
+# Fuzz targets run by `make fuzz`, as <package dir>:<FuzzName>. A target whose package or function does not
 # exist yet is skipped (with a message), so packages can land before their fuzz tests. They run without a control
 # plane (KUBECTL_CHART_SKIP_CLUSTER=1): internal/webhook's TestMain would otherwise start one in every fuzz worker.
-FUZZ_TARGETS ?= pkg/values/strvals:FuzzParseInto pkg/chart/loader:FuzzLoadArchive pkg/ownership:FuzzDecideObject internal/webhook:FuzzHandle
+FUZZ_TARGETS ?= pkg/values/strvals:FuzzParseInto pkg/chart/loader:FuzzLoadArchive pkg/ownership:FuzzDecideObject internal/webhook:FuzzHandle pkg/render:FuzzParseHead
+# The ones `make test` fuzzes too. go test -fuzz instruments every package of the target's test binary, standard
+# library included, so each target costs a build of its whole graph on a cold machine (CI always is): measured,
+# internal/webhook's (controller-runtime, client-go) 143 s and pkg/render's about 90 s, more than the 45-minute budget
+# of a cold make test leaves. Their seed corpora still run in every make test, as unit tests (internal/webhook's 402
+# inputs with a populated head cache; pkg/render's head cases, beside TestScanHeadMutations' 20,000 random documents).
+TEST_FUZZ_TARGETS ?= pkg/values/strvals:FuzzParseInto pkg/chart/loader:FuzzLoadArchive pkg/ownership:FuzzDecideObject
+# Minimizing a new input may take up to 60 s by default, with no executions meanwhile (seen: 30 s idle in strvals).
+FUZZMINIMIZETIME ?= 5s
 
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-unknown)
 COMMIT       ?= $(shell git rev-parse HEAD 2>/dev/null)
@@ -106,7 +114,7 @@ test:
 		$(MAKE) --no-print-directory -j$(TOOLS_JOBS) test-tools test-compile; \
 	fi
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory fuzz FUZZ_TARGETS='$(TEST_FUZZ_TARGETS)'
 
 # The binaries the tests run, each built once from the Go module proxy into $(CACHE_DIR) (fragments in hack/*.mk add
 # theirs). make test builds them TOOLS_JOBS at a time: a cold build is mostly single-threaded stretches (module
@@ -150,8 +158,8 @@ fuzz:
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		if ! ls "$$pkg"/*.go >/dev/null 2>&1; then echo "fuzz: skip $$t: package ./$$pkg does not exist yet"; continue; fi; \
 		if ! grep -qs "^func $$fn(" "$$pkg"/*_test.go; then echo "fuzz: skip $$t: $$fn is not defined yet"; continue; fi; \
-		echo "KUBECTL_CHART_SKIP_CLUSTER=1 $(GO) test ./$$pkg -run='^\$$' -fuzz='^$$fn\$$' -fuzztime=$(FUZZTIME)"; \
-		KUBECTL_CHART_SKIP_CLUSTER=1 $(GO) test ./$$pkg -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME); \
+		echo "KUBECTL_CHART_SKIP_CLUSTER=1 $(GO) test ./$$pkg -run='^\$$' -fuzz='^$$fn\$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME)"; \
+		KUBECTL_CHART_SKIP_CLUSTER=1 $(GO) test ./$$pkg -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME); \
 	done
 
 # ---------------------------------------------------------------------------
