@@ -16,6 +16,9 @@ func TestHeapAdvised(t *testing.T) {
 	if os.Getenv("KUBECTL_CHART_HUGEPAGES") == "0" {
 		t.Skip("KUBECTL_CHART_HUGEPAGES=0")
 	}
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	}
 	if !enabled {
 		t.Fatal("init did not mark the heap")
 	}

@@ -11,18 +11,18 @@ import (
 // scanHead reads a document's head without parsing it as YAML, when the
 // document is written in the plain block style that templates produce and
 // that controller-gen writes for CRDs: block mappings and sequences
-// indented with spaces, one key or entry per line, plain and one-line
-// quoted scalars, `|`/`>` block scalars, `{}` and `[]`. It returns false
-// for anything else (flow collections, anchors, tags, multi-line plain or
-// quoted scalars, tabs in indentation, explicit keys, document markers,
-// escapes, values that are not plainly strings where the head needs one,
-// scalars that JSON cannot encode...), and parseHead then takes the YAML
-// parser's path.
+// indented with spaces, one key or entry per line, plain scalars (wrapped
+// over several lines too), quoted scalars, `|`/`>` block scalars, `{}`
+// and `[]`. It returns false for anything else (flow collections, anchors,
+// tags, tabs, explicit keys, document markers, escapes it cannot check,
+// head fields that are not plainly strings, keys and scalars that JSON
+// cannot hold...), and parseHead then takes the YAML parser's path.
 //
 // The contract is one-way: when scanHead returns true, h is what Helm's
 // yaml.Unmarshal(doc, &SimpleHead{}) gives and that call does not fail.
-// TestScanHeadAgreesWithYAML checks this on every document of the corpus's
-// golden output and on mutations of them (FuzzScanHead).
+// TestScanHeadCorpus checks it on every document of the corpus's golden
+// output, TestScanHeadMutations on 20,000 damaged ones, and FuzzParseHead
+// on what the fuzzer finds.
 //
 // Why: Helm parses every rendered document whole to read four fields. For
 // CRD charts (prometheus-operator-crds: 4.5 MB of templates) that parse was
