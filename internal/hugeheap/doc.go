@@ -18,10 +18,10 @@
 // allocation. The heap then grows into that range with huge pages. Heap
 // mapped later, past those 64 MiB, keeps ordinary pages.
 //
-// Cost: the resident set is rounded up to whole 2 MiB pages (about 25 MiB
-// more for a large chart), which a command that runs for a fraction of a
-// second can afford; the webhook, a long-running server, does not import
-// this package.
+// Cost: the resident set grows by whole 2 MiB pages (measured on
+// prometheus-operator-crds: 61 MiB peak against 59 MiB without), which a
+// command that runs for a fraction of a second can afford; the webhook, a
+// long-running server, does not import this package.
 //
 // KUBECTL_CHART_HUGEPAGES=0 turns it off. It does nothing on other systems,
 // or where transparent huge pages are disabled ("never").
