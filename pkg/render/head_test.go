@@ -160,12 +160,18 @@ func checkHead(t *testing.T, doc string) {
 	}
 }
 
+// corpusPath is the chart corpus for this package's internal tests: as
+// corpusDir of the external ones, without skipping.
+func corpusPath() string {
+	if d := os.Getenv("KUBECTL_CHART_CORPUS"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "..", "shared", "charts")
+}
+
 // corpusDocs is every document of the corpus's golden output.
 func corpusDocs(t testing.TB) []string {
-	corpus := os.Getenv("KUBECTL_CHART_CORPUS")
-	if corpus == "" {
-		corpus = filepath.Join("..", "..", "..", "shared", "charts")
-	}
+	corpus := corpusPath()
 	files, _ := filepath.Glob(filepath.Join(corpus, "golden", "run1", "*.yaml"))
 	if len(files) == 0 {
 		t.Skipf("chart corpus not found: set KUBECTL_CHART_CORPUS or put shared/charts beside the repository (looked in %s)", corpus)

@@ -185,9 +185,7 @@ func (s *headScanner) open(sp int, dash bool) bool {
 		case sp == s.pendIndent && dash && !top.seq:
 			return s.push(sp, true, true)
 		}
-		if !s.setNull() {
-			return false
-		}
+		s.setNull()
 	}
 	for len(s.stack) > 0 {
 		top = &s.stack[len(s.stack)-1]
@@ -230,16 +228,16 @@ func (s *headScanner) resolvePending() bool {
 		return true
 	}
 	s.pending = false
-	return s.setNull()
+	s.setNull()
+	return true
 }
 
 // setNull gives the pending value null: "" for strings, nil for metadata
 // and annotations (as JSON null decodes).
-func (s *headScanner) setNull() bool {
+func (s *headScanner) setNull() {
 	if s.pendField == fieldAnnotation {
 		s.h.Metadata.Annotations[s.pendAnnotation] = ""
 	}
-	return true
 }
 
 func (s *headScanner) setPending(indent int, field headField, annotation string) {

@@ -40,7 +40,7 @@ func (r *Result) ManifestText(includeCRDs bool) string {
 		r.writeCRDs(&b)
 	}
 	for _, m := range r.Manifests {
-		writeSourced(&b, m.Name, m.Content)
+		_ = writeSourced(&b, m.Name, m.Content) // a strings.Builder does not fail
 	}
 	return b.String()
 }
@@ -48,17 +48,6 @@ func (r *Result) ManifestText(includeCRDs bool) string {
 // sourcedLen is the length writeSourced writes.
 func sourcedLen(name string, contentLen int) int {
 	return len("---\n# Source: \n\n") + len(name) + contentLen
-}
-
-// writeSourced writes one document as Helm prints it: "---\n# Source:
-// NAME\nCONTENT\n". Output of big charts is megabytes: it is written into
-// a builder grown once to its final size (see manifestLen), with no fmt.
-func writeSourced(b *strings.Builder, name, content string) {
-	b.WriteString("---\n# Source: ")
-	b.WriteString(name)
-	b.WriteByte('\n')
-	b.WriteString(content)
-	b.WriteByte('\n')
 }
 
 // manifestLen is the length of ManifestText(includeCRDs) before a
@@ -113,10 +102,9 @@ func (r *Result) Template(o TemplateOptions) (string, error) {
 // the output of a big chart is megabytes, and each copy of it costs page
 // faults on fresh memory, so it is not built as one string first.
 func (r *Result) WriteTemplate(w io.Writer, o TemplateOptions) error {
-	sw := stringWriter(w)
 	if r.postRendered != nil || o.IncludeCRDs && len(r.CRDs) > 0 {
 		// The manifest is trimmed as a whole (Helm's strings.TrimSpace).
-		if _, err := sw.WriteString(strings.TrimSpace(r.ManifestText(o.IncludeCRDs)) + "\n"); err != nil {
+		if _, err := io.WriteString(w, strings.TrimSpace(r.ManifestText(o.IncludeCRDs))+"\n"); err != nil {
 			return err
 		}
 	} else {
@@ -127,12 +115,12 @@ func (r *Result) WriteTemplate(w io.Writer, o TemplateOptions) error {
 			if i == len(r.Manifests)-1 {
 				content = strings.TrimRightFunc(content, unicode.IsSpace)
 			}
-			if err := writeSourcedTo(sw, m.Name, content); err != nil {
+			if err := writeSourced(w, m.Name, content); err != nil {
 				return err
 			}
 		}
 		if len(r.Manifests) == 0 {
-			if _, err := sw.WriteString("\n"); err != nil {
+			if _, err := io.WriteString(w, "\n"); err != nil {
 				return err
 			}
 		}
@@ -144,7 +132,7 @@ func (r *Result) WriteTemplate(w io.Writer, o TemplateOptions) error {
 		if o.SkipTests && h.IsTest() {
 			continue
 		}
-		if err := writeSourcedTo(sw, h.Path, h.Manifest); err != nil {
+		if err := writeSourced(w, h.Path, h.Manifest); err != nil {
 			return err
 		}
 	}
@@ -162,27 +150,18 @@ func (r *Result) hooksLen(o TemplateOptions) int {
 	return n
 }
 
-// writeSourcedTo is writeSourced to a writer.
-func writeSourcedTo(w io.StringWriter, name, content string) error {
+// writeSourced writes one document as Helm prints it: "---\n# Source:
+// NAME\nCONTENT\n". Output of big charts is megabytes: it goes piece by
+// piece to a presized builder or a buffered writer (io.WriteString copies
+// nothing more for those), with no fmt.
+func writeSourced(w io.Writer, name, content string) error {
 	for _, s := range [...]string{"---\n# Source: ", name, "\n", content, "\n"} {
-		if _, err := w.WriteString(s); err != nil {
+		if _, err := io.WriteString(w, s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-// stringWriter is w as an io.StringWriter, without copies when it is one.
-func stringWriter(w io.Writer) io.StringWriter {
-	if sw, ok := w.(io.StringWriter); ok {
-		return sw
-	}
-	return stringWriterFunc(func(s string) (int, error) { return io.WriteString(w, s) })
-}
-
-type stringWriterFunc func(string) (int, error)
-
-func (f stringWriterFunc) WriteString(s string) (int, error) { return f(s) }
 
 // WriteFiles writes each document under o.OutputDir as `helm template
 // --output-dir` does (CRDs, manifests, hooks; documents of one template

@@ -19,10 +19,7 @@ func TestDefsAsDefinitions(t *testing.T) {
 		"sub-unused-invalid": filepath.Join("..", "..", "testdata", "charts", "feat-schema-defs", "charts", "sub", "values.schema.json"),
 		"err-schema-defs":    filepath.Join("..", "..", "testdata", "charts", "err-schema-defs", "values.schema.json"),
 	}
-	corpus := os.Getenv("KUBECTL_CHART_CORPUS")
-	if corpus == "" {
-		corpus = filepath.Join("..", "..", "..", "shared", "charts")
-	}
+	corpus := corpusPath()
 	if _, err := os.Stat(filepath.Join(corpus, "cert-manager", "cert-manager", "values.schema.json")); err == nil {
 		schemas["cert-manager"] = filepath.Join(corpus, "cert-manager", "cert-manager", "values.schema.json")
 	} else {
