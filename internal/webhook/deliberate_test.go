@@ -193,6 +193,11 @@ func TestKubectlDeliberateUserCannotChangeARelease(t *testing.T) {
 		{"head record label removed", []string{"label", head, ownership.LabelRecord + "-"},
 			[]string{`metadata.labels["kubectl-chart.io/record"]`}, ""},
 		{"head release label changed", []string{"label", "--overwrite", head, ownership.LabelRelease + "=other"}, nil, ""},
+		// Labelled before, unlabelled after: both validating webhooks see it
+		// (the records webhook's objectSelector lets an object through when
+		// either side lacks the release label), and either may answer.
+		{"head release label removed", []string{"label", head, ownership.LabelRelease + "-"}, nil, ""},
+		{"record release label removed", []string{"label", v1, ownership.LabelRelease + "-"}, nil, ""},
 		{"record status moved", []string{"label", "--overwrite", v2, ownership.LabelStatus + "=uninstalled"},
 			[]string{`metadata.labels["kubectl-chart.io/status"]`, "written only by the release's running operation"}, ""},
 		{"record description rewritten", []string{"annotate", "--overwrite", v1, release.AnnotationDescription + "=rolled back by the SRE team"},
