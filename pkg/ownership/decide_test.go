@@ -1,7 +1,6 @@
 package ownership_test
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -16,12 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
-	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-chart/kubectl-chart/pkg/ownership"
-	"github.com/kubectl-chart/kubectl-chart/pkg/release"
+	"github.com/kubectl-chart/kubectl-chart/pkg/release/wire"
 )
 
 // ---------------------------------------------------------------------------
@@ -1466,71 +1464,6 @@ func TestDecideHead(t *testing.T) {
 	}
 }
 
-// TestDecideHeadOfTheStore: the heads pkg/release's KubeStore writes pass
-// the rules: the head it creates with its first lock is empty, and taking,
-// renewing and releasing the lock change nothing else.
-func TestDecideHeadOfTheStore(t *testing.T) {
-	ctx := context.Background()
-	client := fake.NewClientset()
-	clock := now.Add(-time.Minute) // the store's clock: the plugin's, a minute behind the webhook's
-	store := release.NewKubeStore(client, release.KubeStoreOptions{Holder: "alice@laptop (pid 1)", Now: func() time.Time { return clock }})
-	read := func() *corev1.ConfigMap {
-		t.Helper()
-		cm, err := client.CoreV1().ConfigMaps("apps").Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
-		if _, ok := cm.Data["lock"]; ok {
-			if cm.Annotations == nil {
-				cm.Annotations = map[string]string{}
-			}
-			cm.Annotations[ownership.AnnotationLockUser] = "alice" // the webhook's stamp
-		} else {
-			delete(cm.Annotations, ownership.AnnotationLockUser)
-		}
-		return cm
-	}
-	decide := func(what, op string, old, nu *corev1.ConfigMap, want string) {
-		t.Helper()
-		req := ownership.Request{Operation: op, User: "alice", FieldManager: ownership.FieldManager,
-			Kind: ownership.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "apps", Name: ownership.HeadName("web")},
-			Old:  toUnstructured(t, old), New: toUnstructured(t, nu), Authorized: mayDeploy}
-		d := ownership.DecideHead(sealedCfg, req, readHead(t, old), readHead(t, nu))
-		if !d.Allowed || d.Reason != want {
-			t.Errorf("%s: allowed %v reason %s (%s), want allowed, %s", what, d.Allowed, d.Reason, d.Message, want)
-		}
-	}
-
-	h, err := store.Acquire(ctx, "apps", "web", "install", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := read()
-	decide("create", "CREATE", nil, created, "LockTaken")
-
-	clock = clock.Add(40 * time.Second)
-	if err := store.Renew(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	renewed := read()
-	decide("renew", "UPDATE", created, renewed, "LockRenewed")
-
-	seal := sealOf(1, "alice", string(release.StatusPendingInstall))
-	h.Revision, h.Status, h.Record = 1, release.StatusPendingInstall, seal.JSON()
-	h.Inventory = []release.ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps", Name: "web"}}
-	if err := store.UpdateHead(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	updated := read()
-	decide("revision 1", "UPDATE", renewed, updated, "LockHolder")
-
-	if err := store.Release(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	decide("release", "UPDATE", updated, read(), "LockReleased")
-}
-
 func TestDecideHeadUnreadable(t *testing.T) {
 	req := ownership.Request{Operation: "UPDATE", User: "bob", Kind: ownership.ObjectRef{Kind: "ConfigMap", Namespace: "apps", Name: "kubectl-chart.web"},
 		Old: toUnstructured(t, headCM("", "", "[]")), New: toUnstructured(t, headCM("", "", "[]"))}
@@ -1602,56 +1535,6 @@ func TestHeadFromConfigMap(t *testing.T) {
 				t.Errorf("HeadFromConfigMap (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// TestHeadFromStoreConfigMap reads heads as pkg/release's KubeStore writes
-// them: the data keys and the lock's JSON are a contract between the two.
-func TestHeadFromStoreConfigMap(t *testing.T) {
-	ctx := context.Background()
-	client := fake.NewClientset()
-	store := release.NewKubeStore(client, release.KubeStoreOptions{Holder: "alice@laptop (pid 1)", Now: func() time.Time { return now }})
-	h, err := store.Acquire(ctx, "apps", "web", "install", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seal := sealOf(2, "alice", string(release.StatusPendingUpgrade))
-	h.Revision, h.Deployed, h.Status, h.Record = 2, 1, release.StatusPendingUpgrade, seal.JSON()
-	h.Inventory = []release.ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps", Name: "web"}}
-	if err := store.UpdateHead(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	cm, err := client.CoreV1().ConfigMaps("apps").Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.Annotations[ownership.AnnotationLockUser] = "alice" // the webhook's stamp
-	got, err := ownership.HeadFromConfigMap(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &ownership.Head{Release: "web", Namespace: "apps", Revision: 2, Deployed: 1,
-		Inventory: h.Inventory,
-		LockUser:  "alice", LockHolder: "alice@laptop (pid 1)", LockExpires: now.Add(release.DefaultLockTTL),
-		LockData: cm.Data["lock"], LockID: h.Lock.ID, Status: "pending-upgrade", Record: seal}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("HeadFromConfigMap (-want +got):\n%s", diff)
-	}
-	if got.LockData == "" || got.LockID == "" {
-		t.Error("no lock data or lock ID")
-	}
-
-	// A lock taken over from a live one says so.
-	other := release.NewKubeStore(client, release.KubeStoreOptions{Holder: "bob@desk (pid 2)", Now: func() time.Time { return now }})
-	if _, err := other.Acquire(ctx, "apps", "web", "upgrade", true); err != nil {
-		t.Fatal(err)
-	}
-	cm, err = client.CoreV1().ConfigMaps("apps").Get(ctx, ownership.HeadName("web"), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readHead(t, cm); !got.LockForced || got.LockHolder != "bob@desk (pid 2)" {
-		t.Errorf("taken over: LockForced %v, holder %q; want forced, bob@desk (pid 2)", got.LockForced, got.LockHolder)
 	}
 }
 
@@ -2204,21 +2087,21 @@ func TestRecordSealStamped(t *testing.T) {
 	}
 }
 
-// TestRecordStatusMoves checks every status move against pkg/release's
-// table: the webhook allows the lock holder exactly the moves the store
+// TestRecordStatusMoves checks every status move against the wire
+// format's table (the one pkg/release's stores follow): the webhook allows the lock holder exactly the moves the store
 // makes, and nobody else any.
 func TestRecordStatusMoves(t *testing.T) {
-	statuses := []release.Status{"", "bogus",
-		release.StatusPendingInstall, release.StatusPendingUpgrade, release.StatusPendingRollback,
-		release.StatusDeployed, release.StatusFailed, release.StatusSuperseded,
-		release.StatusUninstalling, release.StatusUninstalled}
+	statuses := []wire.Status{"", "bogus",
+		wire.StatusPendingInstall, wire.StatusPendingUpgrade, wire.StatusPendingRollback,
+		wire.StatusDeployed, wire.StatusFailed, wire.StatusSuperseded,
+		wire.StatusUninstalling, wire.StatusUninstalled}
 	for _, from := range statuses {
 		for _, to := range statuses {
 			for _, user := range []string{"alice", "bob"} {
 				req := ownership.Request{Operation: "UPDATE", User: user, FieldManager: ownership.FieldManager, Kind: recordRef(3),
 					Old: record(3, string(from), nil), New: record(3, string(to), nil)}
 				got := ownership.DecideRecord(cfg, req, head())
-				want := from == to || (user == "alice" && release.CanMove(from, to))
+				want := from == to || (user == "alice" && wire.CanMove(from, to))
 				if got.Allowed != want {
 					t.Errorf("%q → %q by %s: allowed %v, want %v (%s)", from, to, user, got.Allowed, want, got.Message)
 				}
