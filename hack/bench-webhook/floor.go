@@ -328,7 +328,8 @@ func benchFloor(ctx context.Context, opts options, l *updateLoad, w *workload, s
 		us(floorCPU), us(ours), signedUs(ours-floorCPU), signedMs(floorP99), signedMs(oursP99), floor.with.conns, floor.with.calls)
 	sum.info("webhook CPU per call, a do-nothing Go webhook (floor), "+w.name, us(floorCPU))
 	sum.info("webhook CPU per call above the floor, "+w.name, signedUs(ours-floorCPU))
-	sum.info("added p99 through a do-nothing Go webhook (floor), "+w.name+" (median per pair)", signedMs(floorP99))
+	lo, hi := floor.addedP99Interval()
+	sum.info("added p99 through a do-nothing Go webhook (floor), "+w.name+" (median per pair; its 90% interval)", signedMs(floorP99)+" "+intervalText(lo, hi))
 	return nil
 }
 

@@ -36,7 +36,8 @@
 //     the real bin/chart-webhook process, registered with a URL clientConfig as `kubectl chart webhook install
 //     --local` registers it. For each workload: p50/p90/p99 both ways and the added p99 (p99 with − p99
 //     without), also per pair of adjacent phases, and the median of those per-pair figures, which the target
-//     is checked on; the share of the updates of the with phases that reached the webhook (its request
+//     is checked on, with a 90% bootstrap interval of that median (the pairs resampled), which says whether
+//     the run can decide the target at all on this machine; the share of the updates of the with phases that reached the webhook (its request
 //     counter, read around every phase, which also proves that no without phase reached it and that every
 //     update of (b) did); the webhook's CPU time per call and the control plane's per update, from /proc, the
 //     scrapes of the webhook's /metrics (uncompressed) outside the measured intervals; the handler's own time

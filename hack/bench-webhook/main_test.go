@@ -216,3 +216,47 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// TestMedianInterval: the bootstrap interval of a median holds the median, is a
+// point when every pair agrees, widens with the spread of the pairs, and is the
+// same from run to run (a fixed seed); verdict places a target against it.
+func TestMedianInterval(t *testing.T) {
+	ms := func(ns ...float64) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n*float64(time.Millisecond)))
+		}
+		return out
+	}
+	if lo, hi := medianInterval(nil, 0.9); lo != 0 || hi != 0 {
+		t.Errorf("no pairs: [%v, %v], want [0, 0]", lo, hi)
+	}
+	if lo, hi := medianInterval(ms(4, 4, 4, 4), 0.9); lo != 4*time.Millisecond || hi != 4*time.Millisecond {
+		t.Errorf("equal pairs: [%v, %v], want [4ms, 4ms]", lo, hi)
+	}
+	// The new-annotation pairs of a run of this machine (+3.55 ms median).
+	pairs := ms(3.16, -32.05, -1.12, 4.30, 1.33, -2.12, -1.88, 6.87, 1.55, 6.37, 3.95, 9.87, 80.52, 5.46, 6.56, -2.66, 16.63, 8.34, 1.44, 1.95)
+	lo, hi := medianInterval(pairs, 0.9)
+	if m := median(pairs); lo > m || hi < m || hi-lo < time.Millisecond {
+		t.Errorf("interval [%v, %v] of median %v: want it around the median and over 1ms wide", lo, hi, m)
+	}
+	if lo2, hi2 := medianInterval(pairs, 0.9); lo2 != lo || hi2 != hi {
+		t.Errorf("second interval [%v, %v], want the first [%v, %v]", lo2, hi2, lo, hi)
+	}
+	if nlo, nhi := medianInterval(ms(3.4, 3.5, 3.6, 3.5, 3.5), 0.9); nhi-nlo > 300*time.Microsecond {
+		t.Errorf("tight pairs: interval [%v, %v] wider than their spread", nlo, nhi)
+	}
+	for _, c := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{1, 4, "below the target beyond this run's noise"},
+		{5, 9, "above the target beyond this run's noise"},
+		{1, 9, "the target lies within this run's noise"},
+	} {
+		if got := verdict(time.Duration(c.lo*float64(time.Millisecond)), time.Duration(c.hi*float64(time.Millisecond)), 5*time.Millisecond); got != c.want {
+			t.Errorf("verdict(%v, %v) = %q, want %q", c.lo, c.hi, got, c.want)
+		}
+	}
+	t.Logf("interval of the run's pairs: %s", intervalText(lo, hi))
+}
