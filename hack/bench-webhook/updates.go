@@ -405,7 +405,9 @@ func (w *workload) addedP99() (all, perPair time.Duration) {
 const pairLevel = 0.90
 
 // addedP99Interval is the pairLevel bootstrap interval of the median per pair (medianInterval).
-func (w *workload) addedP99Interval() (lo, hi time.Duration) { return medianInterval(w.pairs, pairLevel) }
+func (w *workload) addedP99Interval() (lo, hi time.Duration) {
+	return medianInterval(w.pairs, pairLevel)
+}
 
 // medianInterval is a bootstrap interval of the median of ds at level (0.90: the 5th and 95th percentiles of
 // the medians of 4,000 resamples of ds with replacement). It says how far the median per pair moves with
