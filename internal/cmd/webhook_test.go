@@ -556,6 +556,13 @@ func TestWebhookInCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A seal key the webhook created under a --seal-secret of its own
+		// name (it labels it as the manifests' objects) goes too.
+		_, err = cs.CoreV1().Secrets(ns).Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "custom-seal",
+			Labels: map[string]string{"app.kubernetes.io/name": "chart-webhook", "app.kubernetes.io/part-of": "kubectl-chart"}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		out = chartOK(t, append(kube, "webhook", "uninstall", "--dry-run")...)
 		if !strings.HasPrefix(out, "validatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook planned (client dry run)\n"+
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/chart-webhook planned (client dry run)\n") {
@@ -581,6 +588,7 @@ func TestWebhookInCluster(t *testing.T) {
 			"serviceaccount/chart-webhook deleted",
 			"secret/chart-webhook-tls deleted",
 			"secret/chart-webhook-ca deleted",
+			"secret/custom-seal deleted",
 			"namespace/kubectl-chart-system kept: it holds ConfigMap/someone-elses",
 		}, "\n") + "\n"
 		if diff := cmp.Diff(wantOut, out); diff != "" {

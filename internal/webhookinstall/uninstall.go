@@ -127,6 +127,17 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 	for _, name := range secretNames {
 		refs = append(refs, release.ObjectRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: name})
 	}
+	// The webhook's own Secrets under other names: a seal key the webhook
+	// created under its --seal-secret, which carries the manifests' labels.
+	labelled, err := in.labelledSecrets(ctx, ns)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range labelled {
+		if ref := (release.ObjectRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: name}); !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
 	certManager, err := in.CertManagerInstalled(ctx)
 	if err != nil {
 		errs = append(errs, err)
@@ -159,6 +170,26 @@ func (in *Installer) Uninstall(ctx context.Context, o UninstallOptions) (*Uninst
 // install under the same names) and the seal key the webhook creates at
 // its first start.
 var secretNames = []string{ServingSecretName, CASecretName, SealSecretName}
+
+// labelledSecrets are the names of the Secrets in ns that carry the
+// manifests' labels of the webhook (app.kubernetes.io/name=chart-webhook,
+// part-of=kubectl-chart), sorted.
+func (in *Installer) labelledSecrets(ctx context.Context, ns string) ([]string, error) {
+	list, err := in.metadata.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(ns).List(ctx,
+		metav1.ListOptions{LabelSelector: labelName + "=" + Name + "," + labelPartOf + "=" + partOf})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the webhook's Secrets in namespace %s: %w", ns, err)
+	}
+	var names []string
+	for _, m := range list.Items {
+		names = append(names, m.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
 
 // ourSecret says whether a Secret was written by install (self-signed), by
 // the webhook (its seal key) or by cert-manager for one of install's
