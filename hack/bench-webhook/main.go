@@ -148,6 +148,9 @@ type options struct {
 	webhookPprof      string
 	webhookGOMAXPROCS int
 	webhookGOGC       string
+	// apiserverProfile, if set, is a folder for CPU profiles of the API server during the first with and
+	// without phase of each workload of section 2.
+	apiserverProfile string
 }
 
 // Targets of issue 5, acceptance item 4.
@@ -218,6 +221,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.webhookPprof, "webhook-pprof", "", "serve the webhook process's /debug/pprof/ on this address (e.g. 127.0.0.1:6060), to profile it while the benchmark runs")
 	fs.StringVar(&o.webhookGOGC, "webhook-gogc", "", "GOGC of the webhook process (empty: Go's default, 100)")
 	fs.IntVar(&o.webhookGOMAXPROCS, "webhook-gomaxprocs", 0, "GOMAXPROCS of the webhook process, as a CPU limit of its container sets it (0: Go's default, every CPU)")
+	fs.StringVar(&o.apiserverProfile, "apiserver-profile", "", "write CPU profiles of the API server (its /debug/pprof/profile) during the first phase with and without the webhook of each workload of section 2 to this folder, for `go tool pprof` (a -phase of 20s or more gives enough samples)")
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile of the webhook's manager, started in this process over the populated cluster, to this file")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err

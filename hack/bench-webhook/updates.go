@@ -10,6 +10,8 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,6 +182,38 @@ type updateLoad struct {
 	// annotated is the annotations newAnnotation added since the last tidy, by object.
 	mu        sync.Mutex
 	annotated map[string][]string
+
+	// profileDir (-apiserver-profile), if set, receives a CPU profile of the API server during the next phase
+	// whose profileKey (workload, with or without) has none yet; profiles lists the ones written.
+	profileDir string
+	profileKey string
+	profiles   []apiserverProfile
+}
+
+// apiserverProfile is a CPU profile of the API server written during one phase.
+type apiserverProfile struct {
+	path    string
+	seconds int
+	sent    int
+	calls   float64
+}
+
+// startProfile starts a CPU profile of the API server of secs seconds, written to path; wait returns once
+// it is written.
+func (l *updateLoad) startProfile(ctx context.Context, path string, secs int) (wait func() error) {
+	done := make(chan error, 1)
+	go func() {
+		b, err := l.c.admin.cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(secs)).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			err = fmt.Errorf("profile of the API server: %w", err)
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
 }
 
 // annotationPrefix starts the keys of the annotations newAnnotation adds.
@@ -329,14 +363,31 @@ func (l *updateLoad) phase(ctx context.Context, opts options, on bool, rate floa
 	if err != nil {
 		return series{}, err
 	}
+	var waitProfile func() error
+	var profile apiserverProfile
+	if key := l.profileKey; l.profileDir != "" && key != "" && !slices.ContainsFunc(l.profiles, func(p apiserverProfile) bool {
+		return p.path == filepath.Join(l.profileDir, key+".pprof")
+	}) {
+		profile = apiserverProfile{path: filepath.Join(l.profileDir, key+".pprof"), seconds: max(1, int((d-time.Second)/time.Second))}
+		waitProfile = l.startProfile(ctx, profile.path, profile.seconds)
+	}
 	wcpu, pcpu := cpuTime(l.wh.pid()), cpuTime(l.planePIDs...)
 	s := openLoop(ctx, rate, d, opts.inFlight, do)
 	s.webhookCPU, s.planeCPU = cpuTime(l.wh.pid())-wcpu, cpuTime(l.planePIDs...)-pcpu
+	if waitProfile != nil {
+		if err := waitProfile(); err != nil {
+			return series{}, err
+		}
+	}
 	after, err := l.wh.scrape(ctx)
 	if err != nil {
 		return series{}, err
 	}
 	s.calls = after.sum(webhook.MetricRequests) - before.sum(webhook.MetricRequests)
+	if waitProfile != nil {
+		profile.sent, profile.calls = s.sent, s.calls
+		l.profiles = append(l.profiles, profile)
+	}
 	s.hist = countsDelta(before.histogramCounts(webhook.MetricDuration), after.histogramCounts(webhook.MetricDuration))
 	s.reasons = countsDelta(before.decisionReasons(), after.decisionReasons())
 	return s, ctx.Err()
@@ -485,7 +536,9 @@ func schedule(a, b *workload, blocks int) []step {
 // runSchedule runs the phases of steps, each of length d at opts.rate, and records them in their workloads.
 func (l *updateLoad) runSchedule(ctx context.Context, opts options, steps []step, d time.Duration, label string, stderr io.Writer, sum *summary) error {
 	for i, st := range steps {
+		l.profileKey = strings.ReplaceAll(st.w.name, " ", "-") + "-" + withWithout(st.on)
 		s, err := l.phase(ctx, opts, st.on, opts.rate, d, st.w.do)
+		l.profileKey = ""
 		if err != nil {
 			return err
 		}
@@ -516,7 +569,12 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	if err := namespace(ctx, c.admin.cs, ns); err != nil {
 		return err
 	}
-	l := &updateLoad{c: c, wh: wh, ns: ns, release: name, probe: "probe", hookOn: true, planePIDs: c.env.PIDs()}
+	l := &updateLoad{c: c, wh: wh, ns: ns, release: name, probe: "probe", hookOn: true, planePIDs: c.env.PIDs(), profileDir: opts.apiserverProfile}
+	if l.profileDir != "" {
+		if err := os.MkdirAll(l.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 	objs := []object{configMap(l.probe, map[string]any{"k": "v"})}
 	for i := range opts.pool {
 		n := fmt.Sprintf("cm-%03d", i)
@@ -582,6 +640,12 @@ func benchUpdates(ctx context.Context, opts options, c *cluster, wh *webhookProc
 	fmt.Fprintln(stdout, "   the API server retried patches that met a concurrent write to the same object, admitting them again. WEBHOOK")
 	fmt.Fprintln(stdout, "   CPU/CALL: its process's CPU time over its calls, the scrapes of its /metrics left out; API SERVER+ETCD")
 	fmt.Fprintln(stdout, "   CPU/UPDATE: theirs over the updates sent (matchConditions are evaluated there), both from /proc)")
+	for _, p := range l.profiles {
+		fmt.Fprintf(stdout, "   API server CPU profile %s: %ds of a phase of %d updates and %.0f webhook calls\n", p.path, p.seconds, p.sent, p.calls)
+	}
+	if len(l.profiles) > 0 {
+		fmt.Fprintln(stdout, "   (go tool pprof -top -cum FILE; per update: a function's seconds over the updates of its phase)")
+	}
 	for _, w := range []*workload{annotation, dataKey} {
 		_, perPair := w.addedP99()
 		lo, hi := w.addedP99Interval()
