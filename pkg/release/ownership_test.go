@@ -40,28 +40,22 @@ func sealOf(rev int, user, status string) *ownership.RecordSeal {
 	return &s
 }
 
-func toUnstructured(t testing.TB, cm *corev1.ConfigMap) *unstructured.Unstructured {
+// seen is a head as the webhook sees it in an admission request: the
+// object (nil for none) and the head read from it.
+func seen(t testing.TB, cm *corev1.ConfigMap) (*unstructured.Unstructured, *ownership.Head) {
 	t.Helper()
 	if cm == nil {
-		return nil
+		return nil, nil
 	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
 	if err != nil {
 		t.Fatal(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
-func readHead(t testing.TB, cm *corev1.ConfigMap) *ownership.Head {
-	t.Helper()
-	if cm == nil {
-		return nil
 	}
 	h, err := ownership.HeadFromConfigMap(cm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return &unstructured.Unstructured{Object: obj}, h
 }
 
 // TestDecideHeadOfTheStore: the heads KubeStore writes pass the webhook's
@@ -91,10 +85,12 @@ func TestDecideHeadOfTheStore(t *testing.T) {
 	}
 	decide := func(what, op string, old, nu *corev1.ConfigMap, want string) {
 		t.Helper()
+		oldObj, oldHead := seen(t, old)
+		newObj, newHead := seen(t, nu)
 		req := ownership.Request{Operation: op, User: "alice", FieldManager: ownership.FieldManager,
 			Kind: ownership.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "apps", Name: ownership.HeadName("web")},
-			Old:  toUnstructured(t, old), New: toUnstructured(t, nu), Authorized: map[string]bool{ownership.VerbDeploy: true}}
-		d := ownership.DecideHead(sealedCfg, req, readHead(t, old), readHead(t, nu))
+			Old:  oldObj, New: newObj, Authorized: map[string]bool{ownership.VerbDeploy: true}}
+		d := ownership.DecideHead(sealedCfg, req, oldHead, newHead)
 		if !d.Allowed || d.Reason != want {
 			t.Errorf("%s: allowed %v reason %s (%s), want allowed, %s", what, d.Allowed, d.Reason, d.Message, want)
 		}
@@ -174,7 +170,7 @@ func TestHeadFromStoreConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readHead(t, cm); !got.LockForced || got.LockHolder != "bob@desk (pid 2)" {
+	if _, got := seen(t, cm); !got.LockForced || got.LockHolder != "bob@desk (pid 2)" {
 		t.Errorf("taken over: LockForced %v, holder %q; want forced, bob@desk (pid 2)", got.LockForced, got.LockHolder)
 	}
 }
