@@ -46,6 +46,11 @@ type DiffEntry struct {
 // the rendered objects in apply order, then the objects it would prune.
 type DiffResult struct {
 	Entries []DiffEntry
+	// Taken are the fields the operation would take from other field
+	// managers (apply.Takeover): those the release applied in its previous
+	// revision and someone changed since (kubectl scale, kubectl edit), and
+	// with --force-conflicts any other.
+	Taken []apply.Takeover
 }
 
 // Count is the number of entries with change ch.
@@ -154,6 +159,7 @@ func (c *Config) diffRevision(ctx context.Context, rev *release.Revision, owned 
 	opts.DryRun = true
 	res := &DiffResult{}
 	changes, applyErr := c.applyRevision(ctx, rev, opts)
+	res.Taken = apply.Takeovers(changes)
 
 	// The objects of the new revision, by the names the apply resolved
 	// (cluster-scoped objects lose a namespace a template gave them).

@@ -96,6 +96,25 @@ func TestUpgradeReclaims(t *testing.T) {
 	kubectl(t, "-n", ns, "set", "image", "deployment/web", "web=nginx:1.28")
 	editDone := time.Now()
 
+	// diff upgrade says what the upgrade would take back, and writes nothing.
+	dr, err := c.DiffUpgrade(ctx, upgradeOpts(t, ns, "web", chartPath, nil))
+	if err != nil {
+		t.Fatalf("diff upgrade after kubectl scale and set image: %v", err)
+	}
+	var diffTaken []string
+	for _, tk := range dr.Taken {
+		diffTaken = append(diffTaken, tk.Field+" from "+tk.Manager)
+	}
+	if diff := cmp.Diff([]string{".spec.replicas from kubectl", imageField + " from kubectl-set"}, diffTaken, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("diff upgrade: fields taken back (-want +got):\n%s", diff)
+	}
+	if dr.Count(DiffChanged) != 1 {
+		t.Errorf("diff upgrade: %d objects changed, want the Deployment", dr.Count(DiffChanged))
+	}
+	if n := replicasOf(t, ns, "web"); n != 5 {
+		t.Errorf("replicas %d after diff upgrade, want kubectl scale's 5 still", n)
+	}
+
 	res, err := c.Upgrade(ctx, upgradeOpts(t, ns, "web", chartPath, nil))
 	if err != nil {
 		t.Fatalf("upgrade after kubectl scale and set image: %v", err)

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
@@ -31,7 +32,10 @@ objects the release owns and would prune are shown as removed. Each added,
 changed or removed object is printed as a unified diff of its YAML (without
 status and the metadata the server rewrites on every change), coloured when
 the output is a terminal. The values of Secrets are masked unless
---show-secrets.
+--show-secrets. Fields the operation would take back from other field
+managers (the release applied them in its previous revision and someone
+changed them since, with kubectl scale or kubectl edit) are listed too:
+"dry run: reclaimed .spec.replicas of Deployment.apps/prod/web from kubectl".
 
 Exit status: 0 when nothing would change, 1 when something would, 2 on an
 error.`
@@ -262,6 +266,7 @@ func (o *DiffOptions) print(res *action.DiffResult, err error) error {
 	if err != nil {
 		return diffError(err)
 	}
+	printTakeovers(o.Out, res.Taken, time.Now(), true)
 	if !res.HasChanges() {
 		fmt.Fprintf(o.Out, "no changes: %d objects up to date\n", res.Count(action.DiffUnchanged))
 		return nil

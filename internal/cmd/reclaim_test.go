@@ -19,7 +19,8 @@ func (c *releaseCLI) kubectl(args ...string) {
 	}
 }
 
-// TestReleaseReclaim: after `kubectl scale`, `kubectl chart upgrade`
+// TestReleaseReclaim: after `kubectl scale`, `kubectl chart diff upgrade`
+// shows the change and the field it would take back, `kubectl chart upgrade`
 // restores the chart's replicas and says so, and so does the revision's
 // description in history; an annotation the release never applied, set
 // with `kubectl annotate` then added to the chart, fails the upgrade
@@ -59,8 +60,13 @@ spec:
 
 	c.ok("install", "web", chart)
 	c.kubectl("scale", "deployment/web", "--replicas=5")
-	out := c.ok("upgrade", "web", chart)
 	scaleLine := "reclaimed .spec.replicas of " + deployment + " from kubectl (through /scale), change time not recorded\n"
+	// diff upgrade shows the change and says which field it would take back.
+	if d := c.run("diff", "upgrade", "web", chart); d.exit() != 1 || !strings.Contains(d.stdout, "-  replicas: 5\n+  replicas: 2\n") ||
+		!strings.Contains(d.stdout, "dry run: "+scaleLine) {
+		t.Errorf("diff upgrade after kubectl scale: want exit 1, the replicas' change and %q, got exit %d:\n%s%s", "dry run: "+scaleLine, d.exit(), d.stdout, d.stderr)
+	}
+	out := c.ok("upgrade", "web", chart)
 	if !strings.Contains(out, scaleLine) {
 		t.Errorf("upgrade after kubectl scale: output does not say %q:\n%s", scaleLine, out)
 	}
