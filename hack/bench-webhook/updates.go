@@ -183,11 +183,24 @@ type updateLoad struct {
 	mu        sync.Mutex
 	annotated map[string][]string
 
-	// profileDir (-apiserver-profile), if set, receives a CPU profile of the API server during the next phase
-	// whose profileKey (workload, with or without) has none yet; profiles lists the ones written.
-	profileDir string
-	profileKey string
-	profiles   []apiserverProfile
+	// profileDir (-apiserver-profile), if set, receives CPU profiles of the API server (profiles lists the ones
+	// written); profileNext, when set, is the file of one to take during the next phase.
+	profileDir  string
+	profileNext string
+	profiles    []apiserverProfile
+}
+
+// profileFor is the file of the API server's profile to take during a phase of w (with the webhook when on):
+// the first such phase of each, when -apiserver-profile is set; "" otherwise.
+func (l *updateLoad) profileFor(w *workload, on bool) string {
+	if l.profileDir == "" {
+		return ""
+	}
+	path := filepath.Join(l.profileDir, strings.ReplaceAll(w.name, " ", "-")+"-"+withWithout(on)+".pprof")
+	if slices.ContainsFunc(l.profiles, func(p apiserverProfile) bool { return p.path == path }) {
+		return ""
+	}
+	return path
 }
 
 // apiserverProfile is a CPU profile of the API server written during one phase.
@@ -365,10 +378,9 @@ func (l *updateLoad) phase(ctx context.Context, opts options, on bool, rate floa
 	}
 	var waitProfile func() error
 	var profile apiserverProfile
-	if key := l.profileKey; l.profileDir != "" && key != "" && !slices.ContainsFunc(l.profiles, func(p apiserverProfile) bool {
-		return p.path == filepath.Join(l.profileDir, key+".pprof")
-	}) {
-		profile = apiserverProfile{path: filepath.Join(l.profileDir, key+".pprof"), seconds: max(1, int((d-time.Second)/time.Second))}
+	if l.profileNext != "" {
+		profile = apiserverProfile{path: l.profileNext, seconds: max(1, int((d-time.Second)/time.Second))}
+		l.profileNext = ""
 		waitProfile = l.startProfile(ctx, profile.path, profile.seconds)
 	}
 	wcpu, pcpu := cpuTime(l.wh.pid()), cpuTime(l.planePIDs...)
@@ -536,9 +548,8 @@ func schedule(a, b *workload, blocks int) []step {
 // runSchedule runs the phases of steps, each of length d at opts.rate, and records them in their workloads.
 func (l *updateLoad) runSchedule(ctx context.Context, opts options, steps []step, d time.Duration, label string, stderr io.Writer, sum *summary) error {
 	for i, st := range steps {
-		l.profileKey = strings.ReplaceAll(st.w.name, " ", "-") + "-" + withWithout(st.on)
+		l.profileNext = l.profileFor(st.w, st.on)
 		s, err := l.phase(ctx, opts, st.on, opts.rate, d, st.w.do)
-		l.profileKey = ""
 		if err != nil {
 			return err
 		}
